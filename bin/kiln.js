@@ -1,0 +1,12 @@
+#!/usr/bin/env node
+// Starts the TypeScript CLI under Node with what isolated-vm needs
+// (--no-node-snapshot) and tsx to load TypeScript, forwarding signals and the exit code.
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+const cli = fileURLToPath(new URL("../src/cli.ts", import.meta.url));
+const child = spawn(process.execPath, ["--no-node-snapshot", "--import", import.meta.resolve("tsx"), cli, ...process.argv.slice(2)], {
+  stdio: "inherit",
+});
+for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => child.kill(signal));
+child.on("exit", (code, signal) => process.exit(code ?? (signal ? 128 : 1)));

@@ -1,0 +1,164 @@
+// Session files over Backend.AI's routes: upload (multipart/form-data), files
+// (a listing), download (multipart/mixed of tar archives, or one zip) and
+// download_single (raw bytes). Every client path goes through vfs/paths.ts.
+
+import { Hono, type Context } from "hono";
+import type { BlankEnv } from "hono/types";
+import * as v from "valibot";
+import { tarStream } from "../archive/tar.ts";
+import { contentDisposition, multipartMixed, readUpload } from "../archive/multipart.ts";
+import { zipStream } from "../archive/zip.ts";
+import type { KilnConfig } from "../config.ts";
+import type { Registry } from "../sessions/registry.ts";
+import { baseName, toSessionPath, toWorkPath } from "../vfs/paths.ts";
+import type { Stat, Vfs } from "../vfs/vfs.ts";
+import { invalidParams, notFound } from "./problem.ts";
+import { parse, readJson } from "./validate.ts";
+
+const ClientPath = v.pipe(v.string(), v.maxLength(4096));
+
+export const FilesSchema = v.looseObject({ path: v.optional(ClientPath, "/home/work") });
+
+export const DownloadSchema = v.looseObject({
+  files: v.pipe(
+    v.union([ClientPath, v.array(ClientPath)], "must be a path or a list of paths"),
+    v.transform((f) => (Array.isArray(f) ? f : [f])),
+    v.minLength(1, "name at least one path"),
+  ),
+  format: v.optional(v.picklist(["tar", "zip"], 'must be "tar" or "zip"'), "tar"),
+});
+
+export const DownloadSingleSchema = v.looseObject({ file: ClientPath });
+
+/** Largest header block of one upload part; real clients send a few hundred bytes. */
+const MAX_PART_HEADER_BYTES = 16 * 1024;
+
+export function fileRoutes(registry: Registry, config: KilnConfig): Hono {
+  const api = new Hono();
+
+  api.post("/:id/upload", async (c) => {
+    const session = registry.get(c.req.param("id"));
+    const parts = await readUpload(c.req.raw, {
+      maxFiles: config.uploadMaxFiles,
+      maxFileBytes: config.uploadMaxFileBytes,
+      maxHeaderBytes: MAX_PART_HEADER_BYTES,
+    });
+    // Every path is checked before anything is written; writeFiles then lands all or nothing.
+    const files = parts.map((part) => ({ path: toSessionPath(part.filename), data: part.data }));
+    if (files.some((f) => f.path === "")) throw invalidParams(`${toWorkPath("")} is a directory.`);
+    await session.vfs.writeFiles(files);
+    return c.body(null, 204);
+  });
+
+  api.get("/:id/files", async (c) => {
+    const session = registry.get(c.req.param("id"));
+    const { path: clientPath } = parse(FilesSchema, await params(c, config));
+    const path = toSessionPath(clientPath);
+    const stat = await existing(session.vfs, path);
+    if (stat.kind !== "dir") throw invalidParams(`${toWorkPath(path)} is not a directory.`);
+    const entries = await session.vfs.list(path);
+    const files = entries.map((e) => ({
+      filename: e.name,
+      mode: modeString(e),
+      size: e.size,
+      ctime: e.ctimeMs / 1000,
+      mtime: e.mtimeMs / 1000,
+      atime: e.atimeMs / 1000,
+    }));
+    const where = toWorkPath(path);
+    return c.json({ files: JSON.stringify(files), folder_path: where, abspath: where, errors: "" });
+  });
+
+  const download = async (c: Context<BlankEnv, "/:id/download">) => {
+    const session = registry.get(c.req.param("id"));
+    const body = parse(DownloadSchema, await params(c, config));
+    const requested = await splitCommaJoined(session.vfs, body.files);
+    if (requested.length > config.downloadMaxPaths) {
+      throw invalidParams(`files: at most ${config.downloadMaxPaths} paths per download, got ${requested.length}.`);
+    }
+    const paths = requested.map(toSessionPath);
+    // Every path must exist before the first byte is sent: a 200 cannot become a 404 later.
+    for (const path of paths) await existing(session.vfs, path);
+    const zip = body.format === "zip" || (c.req.header("accept") ?? "").includes("application/zip");
+    if (zip) {
+      const stream = zipStream(session.vfs, paths.map((path) => ({ path, name: baseName(path) })));
+      return new Response(stream, {
+        headers: { "content-type": "application/zip", "content-disposition": contentDisposition(`${session.name}.zip`) },
+      });
+    }
+    const { contentType, body: stream } = multipartMixed(
+      paths.map((path) => ({
+        headers: {
+          "Content-Type": "application/x-tar",
+          "Content-Disposition": contentDisposition(`${baseName(path)}.tar`),
+          "Content-Encoding": "identity",
+          "Content-Transfer-Encoding": "binary",
+        },
+        body: () => tarStream(session.vfs, path, baseName(path)),
+      })),
+    );
+    return new Response(stream, { headers: { "content-type": contentType } });
+  };
+  api.get("/:id/download", download);
+  api.post("/:id/download", download);
+
+  const downloadSingle = async (c: Context<BlankEnv, "/:id/download_single">) => {
+    const session = registry.get(c.req.param("id"));
+    const { file } = parse(DownloadSingleSchema, await params(c, config));
+    const path = toSessionPath(file);
+    const stat = await existing(session.vfs, path);
+    if (stat.kind !== "file") throw invalidParams(`${toWorkPath(path)} is not a regular file.`);
+    return new Response(session.vfs.openRead(path), {
+      headers: {
+        "content-type": "application/octet-stream",
+        "content-length": String(stat.size),
+        "content-disposition": contentDisposition(baseName(path)),
+      },
+    });
+  };
+  api.get("/:id/download_single", downloadSingle);
+  api.post("/:id/download_single", downloadSingle);
+
+  return api;
+}
+
+/**
+ * Parameters from the query string merged over a JSON body: Backend.AI 24.09 reads a JSON
+ * body (even on GET), newer servers and the JS client the query string.
+ */
+async function params(c: Context, config: KilnConfig): Promise<Record<string, unknown>> {
+  const body = await readJson(c.req.raw, config.bodyLimitBytes);
+  if (body !== undefined && (body === null || typeof body !== "object" || Array.isArray(body))) {
+    throw invalidParams("body: must be a JSON object");
+  }
+  const merged: Record<string, unknown> = { ...(body as Record<string, unknown> | undefined) };
+  for (const [key, values] of Object.entries(c.req.queries())) {
+    merged[key] = key === "files" ? values : values[values.length - 1];
+  }
+  return merged;
+}
+
+/** `?files=a,b` (URLSearchParams of an array) means two paths, unless a file is literally named "a,b". */
+async function splitCommaJoined(vfs: Vfs, files: string[]): Promise<string[]> {
+  const [only] = files;
+  if (files.length !== 1 || only === undefined || !only.includes(",")) return files;
+  const literal = await vfs.stat(toSessionPath(only)).catch(() => null);
+  return literal ? files : only.split(",").filter((p) => p !== "");
+}
+
+async function existing(vfs: Vfs, path: string): Promise<Stat> {
+  const stat = await vfs.stat(path);
+  if (!stat) throw notFound("file or directory", `${toWorkPath(path)} does not exist.`);
+  return stat;
+}
+
+/** "-rw-r--r--", "drwxr-xr-x", "lrwxrwxrwx": Python's stat.filemode, as Backend.AI's agent reports it. */
+function modeString(stat: Stat): string {
+  const type = stat.kind === "dir" ? "d" : stat.kind === "symlink" ? "l" : "-";
+  let bits = "";
+  for (let shift = 6; shift >= 0; shift -= 3) {
+    const triple = (stat.mode >> shift) & 7;
+    bits += (triple & 4 ? "r" : "-") + (triple & 2 ? "w" : "-") + (triple & 1 ? "x" : "-");
+  }
+  return type + bits;
+}

@@ -1,0 +1,161 @@
+// Session lifecycle: create (and its Backend.AI alias), info, destroy, restart,
+// interrupt and logs. Schemas first; handlers only translate to the registry.
+
+import { Hono } from "hono";
+import * as v from "valibot";
+import type { KilnConfig } from "../config.ts";
+import { IMAGE_REF } from "../kernels/catalog.ts";
+import type { Registry } from "../sessions/registry.ts";
+import type { Session } from "../sessions/session.ts";
+import { parse, readJson } from "./validate.ts";
+
+const SessionName = v.pipe(
+  v.string(),
+  v.regex(/^(?=.{4,64}$)\w[\w.-]*\w$/, "must be 4 to 64 characters of letters, digits, _, . and -, starting and ending with a letter, digit or _"),
+);
+
+const ImageRef = v.pipe(v.string(), v.regex(IMAGE_REF, "must be an image name such as python or cr.backend.ai/stable/python:3.11"));
+
+const UNITS: Record<string, number> = { "": 1, b: 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40 };
+
+/** Backend.AI's BinarySize: bytes as a number, or "512m", "1.5g", "4GiB". Output in MiB. */
+const Memory = v.pipe(
+  v.union([
+    v.pipe(v.number(), v.minValue(1)),
+    v.pipe(
+      v.string(),
+      v.trim(),
+      v.regex(/^\d+(\.\d+)?\s*([kmgt]i?b?|b)?$/i, 'must be bytes or a size such as "512m" or "2g"'),
+      v.transform((s) => {
+        const [, num = "0", unit = ""] = /^([\d.]+)\s*([a-z]?)/i.exec(s) ?? [];
+        return Number(num) * (UNITS[unit.toLowerCase()] ?? 1);
+      }),
+    ),
+  ]),
+  v.transform((bytes) => Math.ceil(bytes / 2 ** 20)),
+  v.minValue(1, "must be at least 1 MiB"),
+);
+
+const Cpus = v.pipe(
+  v.union([v.number(), v.pipe(v.string(), v.trim(), v.regex(/^\d+(\.\d+)?$/, "must be a number of cores"), v.transform(Number))]),
+  v.gtValue(0, "must be more than 0"),
+);
+
+const Environ = v.pipe(
+  v.record(
+    v.pipe(v.string(), v.regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "environment variable names are letters, digits and _, not starting with a digit")),
+    v.pipe(v.string(), v.maxLength(32_768), v.check((s) => !s.includes("\0"), "must not contain NUL")),
+  ),
+  v.check((env) => Object.keys(env).length <= 256, "at most 256 variables"),
+);
+
+export const CreateSessionSchema = v.pipe(
+  // Backend.AI clients send more keys (group, domain, type, enqueueOnly...); they are accepted and ignored.
+  v.looseObject({
+    lang: v.optional(ImageRef),
+    image: v.optional(ImageRef),
+    clientSessionToken: v.optional(SessionName),
+    name: v.optional(SessionName),
+    session_name: v.optional(SessionName),
+    config: v.optional(
+      v.nullable(
+        v.looseObject({
+          resources: v.optional(v.nullable(v.looseObject({ cpu: v.optional(Cpus), mem: v.optional(Memory) }))),
+          environ: v.optional(v.nullable(Environ)),
+        }),
+      ),
+    ),
+    reuseIfExists: v.optional(v.boolean(), true),
+    tag: v.optional(v.nullable(v.pipe(v.string(), v.maxLength(256)))),
+  }),
+  v.forward(
+    v.partialCheck([["lang"], ["image"]], (i) => i.lang !== undefined || i.image !== undefined, "lang (or image) is required"),
+    ["lang"],
+  ),
+  v.forward(
+    v.partialCheck(
+      [["clientSessionToken"], ["name"], ["session_name"]],
+      (i) => (i.clientSessionToken ?? i.name ?? i.session_name) !== undefined,
+      "clientSessionToken (or name) is required",
+    ),
+    ["clientSessionToken"],
+  ),
+);
+
+export function sessionRoutes(registry: Registry, config: KilnConfig): Hono {
+  const api = new Hono();
+
+  const create = async (request: Request) => {
+    const body = parse(CreateSessionSchema, (await readJson(request, config.bodyLimitBytes)) ?? {});
+    const resources = body.config?.resources;
+    const { session, created } = await registry.create({
+      image: (body.image ?? body.lang)!,
+      name: (body.clientSessionToken ?? body.name ?? body.session_name)!,
+      environ: body.config?.environ ?? {},
+      ...(resources?.mem !== undefined ? { memoryMiB: resources.mem } : {}),
+      ...(resources?.cpu !== undefined ? { cpus: resources.cpu } : {}),
+      reuseIfExists: body.reuseIfExists,
+      tag: body.tag ?? null,
+    });
+    const answer: Record<string, unknown> = {
+      sessionId: session.id,
+      sessionName: session.name,
+      status: session.status,
+      servicePorts: [],
+      created,
+    };
+    // A reused session is answered with snake_case service_ports by Backend.AI 24.09; both keys keep every client happy.
+    if (!created) answer.service_ports = [];
+    return Response.json(answer, { status: 201 });
+  };
+
+  api.post("/", (c) => create(c.req.raw));
+  api.post("/_/create", (c) => create(c.req.raw));
+
+  api.get("/:id", async (c) => c.json(await info(registry.get(c.req.param("id")), config)));
+
+  api.delete("/:id", async (c) => c.json({ stats: await registry.destroy(c.req.param("id")) }));
+
+  api.patch("/:id", async (c) => {
+    await registry.get(c.req.param("id")).restart();
+    return c.body(null, 204);
+  });
+
+  api.post("/:id/interrupt", (c) => {
+    registry.get(c.req.param("id")).interrupt();
+    return c.body(null, 204);
+  });
+
+  api.get("/:id/logs", (c) => c.json({ result: { logs: registry.get(c.req.param("id")).logs() } }));
+
+  return api;
+}
+
+async function info(session: Session, config: KilnConfig) {
+  const { init } = session;
+  const usage = await session.vfs.usage();
+  return {
+    sessionId: session.id,
+    sessionName: session.name,
+    lang: init.image,
+    image: init.image,
+    kernel: init.kernelName,
+    tag: init.tag,
+    status: session.status,
+    age: Date.now() - session.createdAt,
+    creationTime: new Date(session.createdAt).toISOString(),
+    lastActivityTime: new Date(session.lastUsed).toISOString(),
+    numQueriesExecuted: session.numQueriesExecuted,
+    environ: init.environ,
+    resources: { cpu: init.limits.cpus, mem: `${init.limits.memoryMiB}m` },
+    limits: {
+      ...init.limits,
+      maxBytes: config.sessionMaxBytes,
+      maxFiles: config.sessionMaxFiles,
+      uploadMaxFiles: config.uploadMaxFiles,
+      uploadMaxFileBytes: config.uploadMaxFileBytes,
+      consoleCapChars: config.consoleCapChars,
+    },
+    usage,
+  };
+}

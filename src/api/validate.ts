@@ -1,0 +1,69 @@
+// Request input → validated values. JSON bodies are read with a byte limit and a
+// content-type check; every value then goes through a valibot schema whose
+// issues become one invalid-api-params problem naming the field.
+
+import * as v from "valibot";
+import { invalidParams, Problem } from "./problem.ts";
+
+/** Media types read as JSON. Backend.AI's Python client labels bodiless requests text/plain. */
+const JSON_TYPES = /^(application\/json|application\/[\w.+-]+\+json|text\/plain)$/;
+
+/**
+ * The request's JSON body, or undefined when it has none. A body over `limit`
+ * bytes is cut off as soon as the limit is passed (413), malformed JSON is 400,
+ * a non-JSON content type 415.
+ */
+export async function readJson(request: Request, limit: number): Promise<unknown> {
+  const type = request.headers.get("content-type");
+  const mediaType = type?.split(";")[0]?.trim().toLowerCase();
+  if (mediaType && !JSON_TYPES.test(mediaType)) {
+    throw new Problem("unsupported-media-type", `Expected a JSON body (application/json), got ${mediaType}.`);
+  }
+  const bytes = await readBytes(request, limit);
+  const text = new TextDecoder().decode(bytes).trim();
+  if (text === "") return undefined;
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw invalidParams(`Malformed JSON body: ${error instanceof SyntaxError ? error.message : "cannot parse"}`);
+  }
+}
+
+async function readBytes(request: Request, limit: number): Promise<Uint8Array> {
+  const declared = Number(request.headers.get("content-length") ?? "0");
+  if (declared > limit) throw tooLarge(limit);
+  if (!request.body) return new Uint8Array();
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > limit) {
+      await reader.cancel().catch(() => undefined);
+      throw tooLarge(limit);
+    }
+    chunks.push(value);
+  }
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return out;
+}
+
+function tooLarge(limit: number): Problem {
+  return new Problem("payload-too-large", `The request body is larger than ${limit} bytes.`);
+}
+
+/** Validates input against a schema; the problem's msg names the first bad field, data lists them all. */
+export function parse<const S extends v.GenericSchema>(schema: S, input: unknown): v.InferOutput<S> {
+  const result = v.safeParse(schema, input);
+  if (result.success) return result.output;
+  const issues = result.issues.map((issue) => ({ field: v.getDotPath(issue) ?? "body", message: issue.message }));
+  const first = issues[0]!;
+  throw invalidParams(`${first.field}: ${first.message}`, { issues });
+}

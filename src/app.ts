@@ -1,0 +1,81 @@
+// createApp(options): the whole Kiln API as a Hono app. Runtime-neutral: it
+// serves Web-standard Requests through app.fetch, on any server or none.
+
+import { Hono } from "hono";
+import { executeRoutes } from "./api/execute.ts";
+import { toProblem } from "./api/errors.ts";
+import { fileRoutes } from "./api/files.ts";
+import { Problem } from "./api/problem.ts";
+import { sessionRoutes } from "./api/sessions.ts";
+import { parseConfig, type KilnConfig, type KilnConfigInput } from "./config.ts";
+import { Catalog } from "./kernels/catalog.ts";
+import type { KernelFactory } from "./kernels/kernel.ts";
+import { Registry } from "./sessions/registry.ts";
+import { VERSION } from "./version.ts";
+
+/** The Backend.AI API version Kiln speaks; clients pick the /session routes from it. */
+export const API_VERSION = "v8.20240915";
+
+export interface AppOptions {
+  config?: KilnConfigInput;
+  /** The kernels this server offers; see kernels/defaults.ts for the ones `kiln serve` loads. */
+  kernels?: readonly KernelFactory[];
+  /** Where unexpected errors go (the 500s); default console.error. */
+  onError?: (error: unknown) => void;
+}
+
+export type KilnApp = Hono & {
+  readonly config: KilnConfig;
+  readonly catalog: Catalog;
+  readonly registry: Registry;
+  /** Destroys every session and releases the kernels. */
+  close(): Promise<void>;
+};
+
+export function createApp(options: AppOptions = {}): KilnApp {
+  const config = parseConfig(options.config ?? {});
+  const catalog = new Catalog(options.kernels ?? []);
+  const registry = new Registry(config, catalog);
+  const report = options.onError ?? ((error: unknown) => console.error("kiln: unexpected error:", error));
+
+  const app = new Hono();
+  app.get("/", (c) => c.json({ version: API_VERSION, manager: VERSION }));
+  app.route("/session", sessionRoutes(registry, config));
+  app.route("/session", executeRoutes(registry, config));
+  app.route("/session", fileRoutes(registry, config));
+
+  app.notFound((c) => {
+    const path = new URL(c.req.url).pathname;
+    const allowed = allowedMethods(app, path);
+    if (allowed.length > 0) {
+      return new Problem("method-not-allowed", `${c.req.method} is not allowed on ${path}.`, { allowed }).toResponse({ allow: allowed.join(", ") });
+    }
+    return new Problem("url-not-found", undefined, path).toResponse();
+  });
+  app.onError((error) => {
+    const problem = toProblem(error);
+    if (problem.status >= 500 && problem.problem === "internal-server-error") report(error);
+    return problem.toResponse();
+  });
+
+  return Object.assign(app, {
+    config,
+    catalog,
+    registry,
+    async close() {
+      await registry.close();
+      await Promise.all(catalog.factories().map((f) => f.close?.()));
+    },
+  });
+}
+
+/** Methods that some route serves at this path: a 405 rather than a 404 for them. */
+function allowedMethods(app: Hono, path: string): string[] {
+  const methods = new Set<string>();
+  for (const route of app.routes) {
+    if (route.method === "ALL") continue;
+    const pattern = new RegExp("^" + route.path.replace(/\/$/, "").replace(/:[^/]+/g, "[^/]+") + "/?$");
+    if (pattern.test(path)) methods.add(route.method);
+  }
+  return [...methods].sort();
+}

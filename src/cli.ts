@@ -1,0 +1,86 @@
+// The `kiln` command. `kiln serve` (what `npm start` runs) reads options from
+// flags and environment variables, validates them with the config schema and
+// serves the API on Node until SIGTERM or SIGINT.
+
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { createApp } from "./app.ts";
+import { ConfigError, OPTIONS, parseConfig } from "./config.ts";
+import { defaultKernels } from "./kernels/defaults.ts";
+import { startNodeServer } from "./node.ts";
+import { VERSION } from "./version.ts";
+
+const USAGE = `kiln ${VERSION}: a code-execution server that speaks Backend.AI's REST API
+
+Usage: kiln serve [options]
+
+Options (each also read from the environment variable shown; flags win):
+${OPTIONS.map((o) => `  ${`${o.flag} <value>`.padEnd(30)} ${o.env.padEnd(26)} ${o.help}`).join("\n")}
+  ${"--help".padEnd(30)} ${"".padEnd(26)} this text`;
+
+async function serve(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: Object.fromEntries([
+      ...OPTIONS.map((o) => [o.flag.slice(2), { type: "string" as const }]),
+      ["help", { type: "boolean" as const, short: "h" }],
+    ]),
+    strict: true,
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return;
+  }
+  const raw: Record<string, unknown> = { dataDir: join(tmpdir(), "kiln-data") };
+  if (process.env.PORT) raw.port = process.env.PORT;
+  for (const option of OPTIONS) {
+    const value = values[option.flag.slice(2)] ?? process.env[option.env];
+    if (value !== undefined) raw[option.key] = value;
+  }
+  const config = parseConfig(raw);
+  const { kernels, missing } = await defaultKernels();
+  const app = createApp({ config, kernels });
+  const server = await startNodeServer(app, config);
+
+  console.log(`kiln ${VERSION} listening on ${server.url}`);
+  const served = Object.entries(app.catalog.available());
+  console.log(`kernels: ${served.length ? served.map(([image, kernel]) => `${image} (${kernel})`).join(", ") : "none"}`);
+  for (const [name, reason] of Object.entries(missing)) console.log(`kernel ${name} unavailable: ${reason}`);
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`${signal}: destroying ${app.registry.size} session(s) and stopping`);
+    await app.close();
+    await server.close();
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+  process.on("SIGINT", () => void stop("SIGINT"));
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  if (command === "serve") return serve(rest);
+  if (command === undefined || command === "--help" || command === "-h" || command === "help") {
+    console.log(USAGE);
+    return;
+  }
+  if (command === "--version") {
+    console.log(VERSION);
+    return;
+  }
+  console.error(`kiln: unknown command "${command}"\n\n${USAGE}`);
+  process.exit(2);
+}
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  if (error instanceof ConfigError || (error instanceof TypeError && "code" in error && String(error.code).startsWith("ERR_PARSE_ARGS"))) {
+    console.error(`kiln: ${error.message}`);
+  } else {
+    console.error("kiln:", error);
+  }
+  process.exit(2);
+});

@@ -1,0 +1,93 @@
+// Server configuration: one valibot schema validates every value, whether it comes
+// from createApp() options, the command line or the environment. OPTIONS describes
+// each for `kiln serve --help` and the README's configuration table.
+
+import * as v from "valibot";
+
+const MiB = 1024 * 1024;
+
+/** Flags and env vars arrive as strings: a string of digits becomes its number, anything else stays and fails. */
+const Digits = v.pipe(
+  v.union([v.number(), v.string()]),
+  v.transform((x) => (typeof x === "string" && /^\s*\d+\s*$/.test(x) ? Number(x) : x)),
+);
+
+/** A whole number of at least min. */
+function int(min: number, fallback: number) {
+  return v.optional(
+    v.pipe(Digits, v.number("must be a whole number"), v.integer("must be a whole number"), v.minValue(min, `must be at least ${min}`), v.maxValue(Number.MAX_SAFE_INTEGER)),
+    fallback,
+  );
+}
+
+export const ConfigSchema = v.object({
+  host: v.optional(v.pipe(v.string(), v.nonEmpty()), "127.0.0.1"),
+  port: v.optional(v.pipe(Digits, v.number("must be a port number"), v.integer("must be a port number"), v.minValue(0), v.maxValue(65535, "must be a port number")), 8090),
+  /** Where disk-backed sessions live; a directory per session. */
+  dataDir: v.optional(v.pipe(v.string(), v.nonEmpty())),
+  maxSessions: int(1, 1000),
+  idleTimeoutMs: int(1, 30 * 60 * 1000),
+  flushIntervalMs: int(1, 2000),
+  stepTimeoutMs: int(1, 60_000),
+  sessionMaxBytes: int(0, 256 * MiB),
+  sessionMaxFiles: int(0, 10_000),
+  consoleCapChars: int(1024, 524_288),
+  uploadMaxFiles: int(1, 20),
+  uploadMaxFileBytes: int(1, MiB),
+  downloadMaxPaths: int(1, 5),
+  bodyLimitBytes: int(1024, 8 * MiB),
+  defaultMemoryMiB: int(16, 512),
+  maxMemoryMiB: int(16, 4096),
+  defaultCpus: int(1, 1),
+  maxCpus: int(1, 2),
+  /** How long a request body may take to arrive before 408. */
+  requestTimeoutMs: int(1000, 30_000),
+});
+
+export type KilnConfig = v.InferOutput<typeof ConfigSchema>;
+export type KilnConfigInput = v.InferInput<typeof ConfigSchema>;
+
+export interface OptionDoc {
+  key: keyof KilnConfig;
+  flag: string;
+  env: string;
+  help: string;
+}
+
+export const OPTIONS: readonly OptionDoc[] = [
+  { key: "host", flag: "--host", env: "KILN_HOST", help: "address to listen on; a non-loopback address exposes the API to the network" },
+  { key: "port", flag: "--port", env: "KILN_PORT", help: "port to listen on (PORT is honoured too); 0 picks a free one" },
+  { key: "dataDir", flag: "--data-dir", env: "KILN_DATA_DIR", help: "directory for disk-backed sessions (default: <tmpdir>/kiln-data)" },
+  { key: "maxSessions", flag: "--max-sessions", env: "KILN_MAX_SESSIONS", help: "live sessions at most; more → 503" },
+  { key: "idleTimeoutMs", flag: "--idle-timeout-ms", env: "KILN_IDLE_TIMEOUT_MS", help: "an idle session is destroyed after this long" },
+  { key: "flushIntervalMs", flag: "--flush-interval-ms", env: "KILN_FLUSH_INTERVAL_MS", help: "an execute call answers `continued` after this long without a control event" },
+  { key: "stepTimeoutMs", flag: "--step-timeout-ms", env: "KILN_STEP_TIMEOUT_MS", help: "wall-clock limit of one batch step or query → exec-timeout" },
+  { key: "sessionMaxBytes", flag: "--session-max-bytes", env: "KILN_SESSION_MAX_BYTES", help: "bytes of files per session; more → 412 quota-exceeded" },
+  { key: "sessionMaxFiles", flag: "--session-max-files", env: "KILN_SESSION_MAX_FILES", help: "files and directories per session; more → 412 quota-exceeded" },
+  { key: "consoleCapChars", flag: "--console-cap-chars", env: "KILN_CONSOLE_CAP_CHARS", help: "stdout and stderr characters each per execute answer; the rest is dropped and marked" },
+  { key: "uploadMaxFiles", flag: "--upload-max-files", env: "KILN_UPLOAD_MAX_FILES", help: "files per upload request" },
+  { key: "uploadMaxFileBytes", flag: "--upload-max-file-bytes", env: "KILN_UPLOAD_MAX_FILE_BYTES", help: "bytes per uploaded file" },
+  { key: "downloadMaxPaths", flag: "--download-max-paths", env: "KILN_DOWNLOAD_MAX_PATHS", help: "paths per download request" },
+  { key: "bodyLimitBytes", flag: "--body-limit-bytes", env: "KILN_BODY_LIMIT_BYTES", help: "largest JSON request body; more → 413" },
+  { key: "defaultMemoryMiB", flag: "--default-memory-mib", env: "KILN_DEFAULT_MEMORY_MIB", help: "memory of a session that asks for none" },
+  { key: "maxMemoryMiB", flag: "--max-memory-mib", env: "KILN_MAX_MEMORY_MIB", help: "most memory a session may ask for (config.resources.mem)" },
+  { key: "defaultCpus", flag: "--default-cpus", env: "KILN_DEFAULT_CPUS", help: "CPU cores of a session that asks for none" },
+  { key: "maxCpus", flag: "--max-cpus", env: "KILN_MAX_CPUS", help: "most CPU cores a session may ask for (config.resources.cpu)" },
+  { key: "requestTimeoutMs", flag: "--request-timeout-ms", env: "KILN_REQUEST_TIMEOUT_MS", help: "a request body slower than this gets 408" },
+];
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/** Validates raw values; the message names every bad option. */
+export function parseConfig(input: Record<string, unknown>): KilnConfig {
+  const result = v.safeParse(ConfigSchema, input);
+  if (result.success) return result.output;
+  const lines = result.issues.map((issue) => {
+    const key = v.getDotPath(issue) ?? "config";
+    const doc = OPTIONS.find((o) => o.key === key);
+    return `${doc ? `${doc.flag} / ${doc.env}` : key}: ${issue.message}`;
+  });
+  throw new ConfigError(`Invalid configuration:\n  ${lines.join("\n  ")}`);
+}

@@ -1,0 +1,169 @@
+// Live sessions by UUID and by name: creation (with Backend.AI's reuse rules),
+// look-up, the server-wide session limit, idle clean-up and shutdown.
+
+import type { KilnConfig } from "../config.ts";
+import type { Catalog } from "../kernels/catalog.ts";
+import type { KernelFactory, SessionLimits } from "../kernels/kernel.ts";
+import { MemoryVfs } from "../vfs/memory.ts";
+import type { Vfs } from "../vfs/vfs.ts";
+import { SessionError } from "./errors.ts";
+import { Session } from "./session.ts";
+
+export interface CreateRequest {
+  /** An image reference as the client sent it (lang or image). */
+  image: string;
+  name: string;
+  environ: Record<string, string>;
+  /** From config.resources; undefined → the server's (or the kernel's) default. */
+  memoryMiB?: number;
+  cpus?: number;
+  reuseIfExists: boolean;
+  tag: string | null;
+}
+
+export interface Created {
+  session: Session;
+  created: boolean;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** Runs one session may hold queued or unread. */
+const MAX_RUNS_PER_SESSION = 32;
+
+export class Registry {
+  private readonly byId = new Map<string, Session>();
+  private readonly byName = new Map<string, Session>();
+  /** Names being created right now: a second create of the same name waits for the first. */
+  private readonly pending = new Map<string, Promise<Created>>();
+  private gcTimer: ReturnType<typeof setInterval> | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly config: KilnConfig,
+    private readonly catalog: Catalog,
+  ) {
+    const every = Math.max(1000, Math.min(60_000, Math.floor(config.idleTimeoutMs / 4)));
+    this.gcTimer = setInterval(() => void this.collectIdle(), every);
+    // The timer must not keep a process (or a test runner) alive on its own.
+    (this.gcTimer as { unref?: () => void }).unref?.();
+  }
+
+  get size(): number {
+    return this.byId.size;
+  }
+
+  sessions(): Session[] {
+    return [...this.byId.values()];
+  }
+
+  async create(request: CreateRequest): Promise<Created> {
+    const inFlight = this.pending.get(request.name);
+    if (inFlight) {
+      await inFlight.catch(() => undefined);
+      return this.create(request);
+    }
+    const attempt = this.createNamed(request);
+    this.pending.set(request.name, attempt);
+    try {
+      return await attempt;
+    } finally {
+      this.pending.delete(request.name);
+    }
+  }
+
+  /** A live session by UUID or by name. */
+  get(ref: string): Session {
+    const session = (UUID.test(ref) ? this.byId.get(ref.toLowerCase()) : undefined) ?? this.byName.get(ref);
+    if (!session || session.status === "TERMINATING" || session.status === "TERMINATED") {
+      throw new SessionError("no-such-session", `Session (id=${ref}) does not exist.`);
+    }
+    session.lastUsed = Date.now();
+    return session;
+  }
+
+  async destroy(ref: string): Promise<Record<string, number>> {
+    const session = this.get(ref);
+    this.forget(session);
+    return session.destroy();
+  }
+
+  /** Destroys every session and stops the idle timer (server shutdown). */
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.gcTimer);
+    const all = this.sessions();
+    all.forEach((s) => this.forget(s));
+    await Promise.all(all.map((s) => s.destroy()));
+  }
+
+  /** Destroys sessions untouched for idleTimeoutMs and not running anything. */
+  async collectIdle(now = Date.now()): Promise<void> {
+    const idle = this.sessions().filter((s) => !s.busy && now - s.lastUsed >= this.config.idleTimeoutMs);
+    idle.forEach((s) => this.forget(s));
+    await Promise.all(idle.map((s) => s.destroy()));
+  }
+
+  private async createNamed(request: CreateRequest): Promise<Created> {
+    const resolved = this.catalog.resolve(request.image);
+    if (resolved.kind === "unknown") throw new SessionError("unknown-image", `Unknown image: ${request.image}`);
+    if (resolved.kind === "unavailable") {
+      throw new SessionError("unavailable-image", `No kernel for "${resolved.image}" is available on this server.`);
+    }
+    const existing = this.byName.get(request.name);
+    if (existing) {
+      if (request.reuseIfExists && existing.init.image === resolved.image) return { session: existing, created: false };
+      throw new SessionError("session-exists", `Session ${request.name} already exists.`, { existingSessionId: existing.id });
+    }
+    if (this.closed) throw new SessionError("too-many-sessions", "The server is shutting down.");
+    if (this.byId.size >= this.config.maxSessions) {
+      throw new SessionError("too-many-sessions", `The server already runs ${this.config.maxSessions} sessions, its limit.`);
+    }
+    const limits = this.limitsFor(request, resolved.factory);
+    const id = crypto.randomUUID();
+    const vfs = await this.makeVfs(id, resolved.factory);
+    let kernel;
+    try {
+      kernel = await resolved.factory.create({ sessionId: id, image: resolved.image, vfs, environ: request.environ, limits });
+    } catch (error) {
+      await vfs.destroy().catch(() => undefined);
+      throw new SessionError("kernel-failed", `Could not start a ${resolved.image} kernel: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    const session = new Session(
+      { id, name: request.name, image: resolved.image, tag: request.tag, environ: request.environ, limits, kernelName: resolved.factory.name },
+      vfs,
+      kernel,
+      { flushIntervalMs: this.config.flushIntervalMs, consoleCapChars: this.config.consoleCapChars, maxRuns: MAX_RUNS_PER_SESSION },
+    );
+    this.byId.set(id, session);
+    this.byName.set(request.name, session);
+    return { session, created: true };
+  }
+
+  private limitsFor(request: CreateRequest, factory: KernelFactory): SessionLimits {
+    const { config } = this;
+    const memoryMiB = request.memoryMiB ?? factory.defaults?.memoryMiB ?? config.defaultMemoryMiB;
+    const cpus = request.cpus ?? factory.defaults?.cpus ?? config.defaultCpus;
+    if (memoryMiB > config.maxMemoryMiB) {
+      throw new SessionError("over-limit", `config.resources.mem: ${memoryMiB} MiB is more than this server's maximum of ${config.maxMemoryMiB} MiB.`);
+    }
+    if (cpus > config.maxCpus) {
+      throw new SessionError("over-limit", `config.resources.cpu: ${cpus} is more than this server's maximum of ${config.maxCpus}.`);
+    }
+    const stepTimeoutMs = Math.min(factory.defaults?.stepTimeoutMs ?? config.stepTimeoutMs, config.stepTimeoutMs);
+    return { memoryMiB, cpus, stepTimeoutMs };
+  }
+
+  private async makeVfs(id: string, factory: KernelFactory): Promise<Vfs> {
+    const quota = { maxBytes: this.config.sessionMaxBytes, maxFiles: this.config.sessionMaxFiles };
+    if (factory.vfs === "memory") return new MemoryVfs({ quota });
+    if (!this.config.dataDir) throw new SessionError("kernel-failed", "Disk-backed sessions need a data directory (--data-dir).");
+    // Loaded only when needed: the disk backend is Node-API code the edge build does without.
+    const { DiskVfs } = await import("../vfs/disk.ts");
+    return DiskVfs.create(`${this.config.dataDir}/${id}`, { quota, ...(factory.owner ? { owner: factory.owner } : {}) });
+  }
+
+  private forget(session: Session): void {
+    this.byId.delete(session.id);
+    if (this.byName.get(session.name) === session) this.byName.delete(session.name);
+  }
+}

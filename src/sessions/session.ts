@@ -1,0 +1,179 @@
+// A live session: its files, its kernel and its runs. Runs execute one at a
+// time in arrival order (Backend.AI's FIFO per session); restart and destroy
+// wait their turn behind the run they abort.
+
+import type { Kernel, SessionLimits } from "../kernels/kernel.ts";
+import type { Vfs } from "../vfs/vfs.ts";
+import { SessionError } from "./errors.ts";
+import { Run, type Job, type RunResult } from "./run.ts";
+
+export interface SessionInit {
+  id: string;
+  name: string;
+  image: string;
+  tag: string | null;
+  environ: Record<string, string>;
+  limits: SessionLimits;
+  kernelName: string;
+}
+
+export interface SessionSettings {
+  flushIntervalMs: number;
+  consoleCapChars: number;
+  /** Runs queued or finished-but-unread that one session may hold. */
+  maxRuns: number;
+}
+
+export type SessionStatus = "RUNNING" | "RESTARTING" | "TERMINATING" | "TERMINATED";
+
+/** Bytes of console output kept for GET /session/:id/logs. */
+const LOG_CHARS = 64 * 1024;
+
+export class Session {
+  readonly createdAt = Date.now();
+  lastUsed = Date.now();
+  status: SessionStatus = "RUNNING";
+  numQueriesExecuted = 0;
+  private readonly runs = new Map<string, Run>();
+  private queue: Promise<void> = Promise.resolve();
+  private active: Run | null = null;
+  private waiting = 0;
+  private log = "";
+
+  constructor(
+    readonly init: SessionInit,
+    readonly vfs: Vfs,
+    private readonly kernel: Kernel,
+    private readonly settings: SessionSettings,
+  ) {}
+
+  get id(): string {
+    return this.init.id;
+  }
+
+  get name(): string {
+    return this.init.name;
+  }
+
+  /** A run is executing or waiting to: the session is not idle. */
+  get busy(): boolean {
+    return this.active !== null || this.waiting > 0;
+  }
+
+  /** Starts a query or batch run (queued behind the current one) and returns its first result. */
+  start(runId: string, job: Job): Promise<RunResult> {
+    const existing = this.runs.get(runId);
+    if (existing && !existing.delivered) {
+      throw new SessionError("run-active", `Run ${runId} is not finished; use mode "continue" to read it.`);
+    }
+    this.forgetDelivered();
+    if (this.runs.size >= this.settings.maxRuns) {
+      throw new SessionError("too-many-runs", `Session ${this.name} already holds ${this.runs.size} unfinished or unread runs.`);
+    }
+    const run = new Run(runId, job, {
+      stepTimeoutMs: this.init.limits.stepTimeoutMs,
+      capChars: this.settings.consoleCapChars,
+      onOutput: (text) => this.appendLog(text),
+    });
+    this.runs.set(runId, run);
+    this.enqueue(async () => {
+      this.active = run;
+      this.numQueriesExecuted++;
+      try {
+        await run.execute(this.kernel);
+      } finally {
+        this.active = null;
+      }
+    });
+    return this.read(run);
+  }
+
+  /** The next result of a run already started (mode continue). */
+  continue(runId: string): Promise<RunResult> {
+    return this.read(this.run(runId));
+  }
+
+  /** Feeds a run waiting for input, then returns its next result. */
+  input(runId: string, text: string): Promise<RunResult> {
+    const run = this.run(runId);
+    run.provideInput(text);
+    return this.read(run);
+  }
+
+  complete(code: string, options: Record<string, unknown>): Promise<string[]> {
+    return this.kernel.complete(code, options);
+  }
+
+  interrupt(): void {
+    this.active?.abort("interrupt");
+  }
+
+  /** Fresh kernel state, files kept. The current run ends (exit code 130); queued runs then run on the fresh state. */
+  async restart(): Promise<void> {
+    this.status = "RESTARTING";
+    this.active?.abort("restart");
+    try {
+      await this.enqueue(() => this.kernel.restart());
+    } finally {
+      if (this.status === "RESTARTING") this.status = "RUNNING";
+    }
+  }
+
+  /** Ends every run, then frees the kernel and the files. Safe to call twice. */
+  async destroy(): Promise<Record<string, number>> {
+    if (this.status === "TERMINATING" || this.status === "TERMINATED") return this.stats();
+    this.status = "TERMINATING";
+    for (const run of this.runs.values()) run.abort("destroy");
+    const stats = this.stats();
+    await this.enqueue(async () => {
+      await this.kernel.destroy().catch(() => undefined);
+      await this.vfs.destroy().catch(() => undefined);
+    });
+    this.status = "TERMINATED";
+    return stats;
+  }
+
+  logs(): string {
+    return this.log;
+  }
+
+  stats(): Record<string, number> {
+    return { ...this.kernel.stats(), numQueriesExecuted: this.numQueriesExecuted, ageMs: Date.now() - this.createdAt };
+  }
+
+  private run(runId: string): Run {
+    const run = this.runs.get(runId);
+    if (!run) throw new SessionError("no-such-run", `Run ${runId} does not exist in session ${this.name}.`);
+    return run;
+  }
+
+  private async read(run: Run): Promise<RunResult> {
+    const result = await run.read(this.settings.flushIntervalMs);
+    this.lastUsed = Date.now();
+    if (run.delivered && this.runs.get(run.id) === run) this.runs.delete(run.id);
+    return result;
+  }
+
+  /** Drops runs that ended and were read, and beyond maxRuns, the oldest that ended unread. */
+  private forgetDelivered(): void {
+    for (const [id, run] of this.runs) if (run.delivered) this.runs.delete(id);
+    for (const [id, run] of this.runs) {
+      if (this.runs.size < this.settings.maxRuns) break;
+      if (run.ended) this.runs.delete(id);
+    }
+  }
+
+  private enqueue(task: () => Promise<void>): Promise<void> {
+    this.waiting++;
+    const next = this.queue.then(async () => {
+      this.waiting--;
+      await task();
+    });
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  private appendLog(text: string): void {
+    this.log = (this.log + text).slice(-LOG_CHARS);
+  }
+}
