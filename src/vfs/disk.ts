@@ -1,0 +1,733 @@
+// A session filesystem in a host directory, bind-mounted into the session's container.
+//
+// Programs in the session can create symlinks and swap directories for symlinks at
+// any moment, and this server runs as root, so no operation here may ever follow a
+// symlink inside the session, nor resolve a session path more than once. Node has no
+// openat(2), so every step goes through /proc/self/fd: open the root as a directory,
+// open each component with O_NOFOLLOW relative to the previous directory's fd via
+// `/proc/self/fd/<fd>/<name>` (the kernel resolves the fd to the directory itself,
+// whatever has been renamed since), and do the final operation the same way with a
+// syscall that does not follow its last component (lstat, readlink, mkdir, unlink,
+// rmdir, rename, open with O_NOFOLLOW).
+
+import { randomBytes } from "node:crypto";
+import { constants as C, promises as fsp } from "node:fs";
+import type { FileHandle } from "node:fs/promises";
+import { resolve } from "node:path";
+import type { Stats } from "node:fs";
+import type { DirEntry, FileWrite, Quota, Stat, Usage, Vfs, VfsErrorCode } from "./vfs.ts";
+import { VfsError } from "./vfs.ts";
+
+const DEFAULT_QUOTA: Quota = Object.freeze({ maxBytes: 256 * 1024 * 1024, maxFiles: 10_000 });
+const PROC_FD = "/proc/self/fd";
+const CHUNK_BYTES = 64 * 1024;
+const FILE_MODE = 0o644;
+const DIR_MODE = 0o755;
+
+const DIR_FLAGS = C.O_RDONLY | C.O_DIRECTORY | C.O_NOFOLLOW;
+// O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused after fstat anyway).
+const READ_FLAGS = C.O_RDONLY | C.O_NOFOLLOW | C.O_NONBLOCK;
+const CREATE_FLAGS = C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW;
+const APPEND_FLAGS = C.O_WRONLY | C.O_APPEND | C.O_NOFOLLOW | C.O_NONBLOCK;
+
+/** errno codes that translate one to one. */
+const ERRNO_CODES: Record<string, VfsErrorCode> = {
+  ENOENT: "ENOENT",
+  EEXIST: "EEXIST",
+  ENOTDIR: "ENOTDIR",
+  EISDIR: "EISDIR",
+  ENOTEMPTY: "ENOTEMPTY",
+  ELOOP: "ESYMLINK",
+  EINVAL: "EINVAL",
+  ENAMETOOLONG: "EINVAL",
+  ENXIO: "EINVAL", // a socket, or a FIFO opened for writing with no reader
+  EDQUOT: "EQUOTA",
+  ENOSPC: "EQUOTA",
+};
+
+export interface DiskVfsOptions {
+  quota?: Quota;
+  /** Host uid/gid that created files and directories are given (the session's user). */
+  owner?: { uid: number; gid: number };
+}
+
+export class DiskVfs implements Vfs {
+  readonly kind = "disk";
+  readonly hostRoot: string;
+  private readonly quota: Quota;
+  private readonly owner: { uid: number; gid: number } | undefined;
+  /** Where writeFiles stages bytes before renaming them in: outside the session, same filesystem. */
+  private readonly stagingDir: string;
+
+  constructor(root: string, options?: DiskVfsOptions) {
+    this.hostRoot = resolve(root);
+    this.stagingDir = `${this.hostRoot}.staging`;
+    this.quota = options?.quota ?? DEFAULT_QUOTA;
+    this.owner = options?.owner;
+  }
+
+  /** Creates the session directory (mode 0o755, owned by `owner` if given) and the Vfs over it. */
+  static async create(root: string, options?: DiskVfsOptions): Promise<DiskVfs> {
+    // Without /proc every fd path would fail with ENOENT and be taken for a missing file.
+    await fsp.access(PROC_FD);
+    const vfs = new DiskVfs(root, options);
+    await fsp.mkdir(vfs.hostRoot, { mode: DIR_MODE });
+    const dir = await fsp.open(vfs.hostRoot, DIR_FLAGS);
+    try {
+      await vfs.own(dir, DIR_MODE);
+    } finally {
+      await dir.close();
+    }
+    return vfs;
+  }
+
+  async stat(path: string): Promise<Stat | null> {
+    const parts = splitPath(path);
+    const name = parts.pop();
+    try {
+      return await this.inDir(parts, path, async (dir) => {
+        const st = name === undefined ? await dir.stat() : await lstatAt(dir, name);
+        return st ? toStat(st) : null;
+      });
+    } catch (e) {
+      if (e instanceof VfsError && e.code === "ENOENT") return null;
+      throw e;
+    }
+  }
+
+  async list(path: string): Promise<DirEntry[]> {
+    const dir = await this.openDir(splitPath(path), path);
+    try {
+      const names = (await readdirOf(dir)).sort(compareNames);
+      const stats = await Promise.all(names.map((name) => lstatAt(dir, name)));
+      const entries: DirEntry[] = [];
+      names.forEach((name, i) => {
+        const st = stats[i];
+        if (st) entries.push({ name, ...toStat(st) }); // null: removed since readdir
+      });
+      return entries;
+    } finally {
+      await dir.close();
+    }
+  }
+
+  async readFile(path: string): Promise<Uint8Array> {
+    const file = await this.openFile(path);
+    try {
+      const bytes = await file.readFile();
+      return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength); // a plain view, as memory returns
+    } finally {
+      await file.close();
+    }
+  }
+
+  openRead(path: string): ReadableStream<Uint8Array> {
+    // Opened on the first read, so an unread stream holds no fd.
+    let file: FileHandle | null = null;
+    const close = async () => {
+      const open = file;
+      file = null;
+      await open?.close();
+    };
+    return new ReadableStream<Uint8Array>(
+      {
+        pull: async (controller) => {
+          try {
+            file ??= await this.openFile(path);
+            const buffer = new Uint8Array(CHUNK_BYTES);
+            const { bytesRead } = await file.read(buffer, 0, CHUNK_BYTES, null);
+            if (bytesRead === 0) {
+              await close();
+              controller.close();
+            } else {
+              controller.enqueue(bytesRead === CHUNK_BYTES ? buffer : buffer.slice(0, bytesRead));
+            }
+          } catch (e) {
+            await close();
+            throw e;
+          }
+        },
+        cancel: close,
+      },
+      { highWaterMark: 0 },
+    );
+  }
+
+  async readlink(path: string): Promise<string> {
+    const { parents, name } = splitChild(path);
+    return this.inDir(parents, path, async (dir) => {
+      try {
+        return await fsp.readlink(at(dir, name));
+      } catch (e) {
+        throw vfsError(e, path);
+      }
+    });
+  }
+
+  async writeFiles(files: FileWrite[]): Promise<void> {
+    // The last write of a path wins, as if the batch were applied in order.
+    const batch = new Map<string, FileWrite>();
+    for (const file of files) batch.set(file.path, file);
+    if (batch.size === 0) return;
+
+    const newDirs = new Set<string>();
+    let newFiles = 0;
+    let delta = 0;
+    for (const [path, file] of batch) {
+      const { parents, name } = splitChild(path);
+      const existing = await this.probeTarget(parents, name, path, newDirs);
+      if (existing?.isDirectory()) throw new VfsError("EISDIR", path);
+      if (existing?.isSymbolicLink()) throw new VfsError("ESYMLINK", path);
+      if (existing) delta -= existing.isFile() ? existing.size : 0;
+      else newFiles++;
+      delta += file.data.byteLength;
+    }
+    checkBatchConflicts(batch.keys());
+    await this.checkQuota(delta, newFiles + newDirs.size, files[0]?.path ?? "");
+
+    const staging = await this.openStaging();
+    try {
+      const staged = await this.stageAll(staging, [...batch.values()]);
+      await this.commit(staging, staged);
+    } finally {
+      await staging.close();
+    }
+  }
+
+  async appendFile(path: string, data: Uint8Array): Promise<void> {
+    const { parents, name } = splitChild(path);
+    const newDirs = new Set<string>();
+    const existing = await this.probeTarget(parents, name, path, newDirs);
+    if (existing?.isDirectory()) throw new VfsError("EISDIR", path);
+    if (existing?.isSymbolicLink()) throw new VfsError("ESYMLINK", path);
+    if (existing && !existing.isFile()) throw notRegular(path);
+    await this.checkQuota(data.byteLength, newDirs.size + (existing ? 0 : 1), path);
+
+    await this.inDir(parents, path, async (dir) => {
+      const file = await this.openForAppend(dir, name, path);
+      try {
+        await writeAll(file, data);
+      } finally {
+        await file.close();
+      }
+    }, true);
+  }
+
+  async mkdir(path: string, options?: { parents?: boolean }): Promise<void> {
+    const parts = splitPath(path);
+    const parents = options?.parents ?? false;
+    const name = parts.pop();
+    if (name === undefined) {
+      if (!parents) throw new VfsError("EEXIST", path);
+      await this.inDir([], path, async () => undefined);
+      return;
+    }
+    const newDirs = new Set<string>();
+    const existing = await this.probeTarget(parts, name, path, newDirs);
+    if (!parents && newDirs.size > 0) throw new VfsError("ENOENT", path);
+    if (existing) {
+      if (parents && existing.isDirectory()) return;
+      // mkdir -p would follow a symlink to a directory; we never do.
+      throw new VfsError(parents && existing.isSymbolicLink() ? "ESYMLINK" : "EEXIST", path);
+    }
+    await this.checkQuota(0, newDirs.size + 1, path);
+
+    await this.inDir(parts, path, async (dir) => {
+      try {
+        await fsp.mkdir(at(dir, name), DIR_MODE);
+      } catch (e) {
+        throw vfsError(e, path);
+      }
+      await this.ownDirAt(dir, name, path);
+    }, parents);
+  }
+
+  async rm(path: string, options?: { recursive?: boolean; force?: boolean }): Promise<void> {
+    const { parents, name } = splitChild(path);
+    try {
+      await this.inDir(parents, path, async (dir) => {
+        const st = await lstatAt(dir, name);
+        if (!st) throw new VfsError("ENOENT", path);
+        if (!st.isDirectory()) return unlinkAt(dir, name, path);
+        if (options?.recursive) return removeEntry(dir, name);
+        try {
+          await fsp.rmdir(at(dir, name));
+        } catch (e) {
+          throw vfsError(e, path);
+        }
+      });
+    } catch (e) {
+      if (options?.force && e instanceof VfsError && e.code === "ENOENT") return;
+      throw e;
+    }
+  }
+
+  async rename(from: string, to: string): Promise<void> {
+    const src = splitChild(from);
+    const dst = splitChild(to);
+    await this.inDir(src.parents, from, async (srcDir) => {
+      if (!(await lstatAt(srcDir, src.name))) throw new VfsError("ENOENT", from);
+      await this.inDir(dst.parents, to, async (dstDir) => {
+        if (from === to) return;
+        if (to.startsWith(from + "/")) throw new VfsError("EINVAL", to, `EINVAL: cannot move ${from} into itself`);
+        try {
+          await fsp.rename(at(srcDir, src.name), at(dstDir, dst.name));
+        } catch (e) {
+          // Linux says EEXIST or ENOTEMPTY for a non-empty directory in the way.
+          throw errno(e) === "EEXIST" ? new VfsError("ENOTEMPTY", to) : vfsError(e, to);
+        }
+      });
+    });
+  }
+
+  async usage(): Promise<Usage> {
+    const total = { bytes: 0, files: 0 };
+    await this.inDir([], "", (root) => addUsage(root, total));
+    return total;
+  }
+
+  async destroy(): Promise<void> {
+    await removeTree(this.hostRoot);
+    await removeTree(this.stagingDir);
+  }
+
+  // --- walking --------------------------------------------------------------
+
+  /** Opens the session root. */
+  private async openRoot(path: string): Promise<FileHandle> {
+    try {
+      return await fsp.open(this.hostRoot, DIR_FLAGS);
+    } catch (e) {
+      throw vfsError(e, path);
+    }
+  }
+
+  /**
+   * Opens the directory `parts` below the root without following any symlink; with
+   * `create`, missing directories are made (and given to the owner) on the way.
+   */
+  private async openDir(parts: readonly string[], path: string, create = false): Promise<FileHandle> {
+    let dir = await this.openRoot(path);
+    try {
+      for (const name of parts) {
+        const next = await this.openChildDir(dir, name, path, create);
+        const done = dir;
+        dir = next;
+        await done.close();
+      }
+      return dir;
+    } catch (e) {
+      await dir.close();
+      throw e;
+    }
+  }
+
+  /** Runs `fn` with the directory `parts` open, and closes it. */
+  private async inDir<T>(parts: readonly string[], path: string, fn: (dir: FileHandle) => Promise<T>, create = false): Promise<T> {
+    const dir = await this.openDir(parts, path, create);
+    try {
+      return await fn(dir);
+    } finally {
+      await dir.close();
+    }
+  }
+
+  private async openChildDir(dir: FileHandle, name: string, path: string, create: boolean): Promise<FileHandle> {
+    try {
+      return await fsp.open(at(dir, name), DIR_FLAGS);
+    } catch (e) {
+      if (!create || errno(e) !== "ENOENT") throw await explainDirError(e, dir, name, path);
+    }
+    try {
+      await fsp.mkdir(at(dir, name), DIR_MODE);
+    } catch (e) {
+      if (errno(e) !== "EEXIST") throw vfsError(e, path); // else someone made it meanwhile
+    }
+    let child: FileHandle;
+    try {
+      child = await fsp.open(at(dir, name), DIR_FLAGS);
+    } catch (e) {
+      throw await explainDirError(e, dir, name, path);
+    }
+    try {
+      await this.own(child, DIR_MODE);
+      return child;
+    } catch (e) {
+      await child.close();
+      throw e;
+    }
+  }
+
+  /**
+   * Looks at `parents/name` for a write that creates missing parents, without changing
+   * anything: returns the target's lstat (null when missing) and adds the directories
+   * the write would create to `newDirs`.
+   */
+  private async probeTarget(parents: readonly string[], name: string, path: string, newDirs: Set<string>): Promise<Stats | null> {
+    let dir = await this.openRoot(path);
+    try {
+      for (let i = 0; i < parents.length; i++) {
+        let next: FileHandle;
+        try {
+          next = await fsp.open(at(dir, parents[i]!), DIR_FLAGS);
+        } catch (e) {
+          if (errno(e) !== "ENOENT") throw await explainDirError(e, dir, parents[i]!, path);
+          for (let j = i + 1; j <= parents.length; j++) newDirs.add(parents.slice(0, j).join("/"));
+          return null;
+        }
+        const done = dir;
+        dir = next;
+        await done.close();
+      }
+      return await lstatAt(dir, name);
+    } finally {
+      await dir.close();
+    }
+  }
+
+  // --- files ----------------------------------------------------------------
+
+  /** Opens a regular file for reading: ESYMLINK for a symlink, EISDIR for a directory. */
+  private async openFile(path: string): Promise<FileHandle> {
+    const { parents, name } = splitChild(path);
+    return this.inDir(parents, path, async (dir) => {
+      // Look before opening: opening a device or FIFO can have effects of its own.
+      const st = await lstatAt(dir, name);
+      if (!st) throw new VfsError("ENOENT", path);
+      checkReadable(st, path);
+      let file: FileHandle;
+      try {
+        file = await fsp.open(at(dir, name), READ_FLAGS);
+      } catch (e) {
+        throw vfsError(e, path);
+      }
+      try {
+        checkReadable(await file.stat(), path); // it may have been swapped since the lstat
+        return file;
+      } catch (e) {
+        await file.close();
+        throw e;
+      }
+    });
+  }
+
+  /** Opens `name` for appending, creating it (mode 0o644, given to the owner) when missing. */
+  private async openForAppend(dir: FileHandle, name: string, path: string): Promise<FileHandle> {
+    // O_EXCL first, so we know whether we made the file (and must give it to the owner).
+    const created = await fsp.open(at(dir, name), CREATE_FLAGS | C.O_APPEND, FILE_MODE).catch((e) => {
+      if (errno(e) === "EEXIST") return null;
+      throw vfsError(e, path);
+    });
+    if (created) {
+      try {
+        await this.own(created, FILE_MODE);
+        return created;
+      } catch (e) {
+        await created.close();
+        throw e;
+      }
+    }
+    let file: FileHandle;
+    try {
+      file = await fsp.open(at(dir, name), APPEND_FLAGS);
+    } catch (e) {
+      throw vfsError(e, path);
+    }
+    const st = await file.stat();
+    if (!st.isFile()) {
+      await file.close();
+      throw st.isDirectory() ? new VfsError("EISDIR", path) : notRegular(path);
+    }
+    return file;
+  }
+
+  /** Opens (creating it if needed) the staging directory next to the session root. */
+  private async openStaging(): Promise<FileHandle> {
+    await fsp.mkdir(this.stagingDir, { mode: 0o700 }).catch((e) => {
+      if (errno(e) !== "EEXIST") throw e;
+    });
+    return fsp.open(this.stagingDir, DIR_FLAGS);
+  }
+
+  /** Writes every file into the staging directory; on failure removes what was staged. */
+  private async stageAll(staging: FileHandle, files: FileWrite[]): Promise<Array<{ file: FileWrite; temp: string }>> {
+    const staged: Array<{ file: FileWrite; temp: string }> = [];
+    try {
+      for (const file of files) {
+        const temp = `${randomBytes(12).toString("hex")}.tmp`;
+        staged.push({ file, temp });
+        const out = await fsp.open(at(staging, temp), CREATE_FLAGS, 0o600);
+        try {
+          await writeAll(out, file.data);
+          await this.own(out, (file.mode ?? FILE_MODE) & 0o777);
+        } finally {
+          await out.close();
+        }
+      }
+      return staged;
+    } catch (e) {
+      await discardStaged(staging, staged);
+      throw e;
+    }
+  }
+
+  /** Renames staged files into the session, making missing parents through fds. */
+  private async commit(staging: FileHandle, staged: Array<{ file: FileWrite; temp: string }>): Promise<void> {
+    let done = 0;
+    try {
+      for (const { file, temp } of staged) {
+        const { parents, name } = splitChild(file.path);
+        await this.inDir(parents, file.path, async (dir) => {
+          try {
+            await fsp.rename(at(staging, temp), at(dir, name)); // replaces a symlink, never follows it
+          } catch (e) {
+            throw vfsError(e, file.path);
+          }
+        }, true);
+        done++;
+      }
+    } finally {
+      // Only when the session changed under us since validation.
+      await discardStaged(staging, staged.slice(done));
+    }
+  }
+
+  // --- ownership and quota ----------------------------------------------------
+
+  /** Sets the mode exactly (umask aside) and gives the entry to the session's owner. */
+  private async own(handle: FileHandle, mode: number): Promise<void> {
+    if (this.owner) await handle.chown(this.owner.uid, this.owner.gid);
+    await handle.chmod(mode); // after chown, which may clear mode bits
+  }
+
+  /** Fixes mode and owner of a directory just made by mkdir, through a fresh no-follow open. */
+  private async ownDirAt(dir: FileHandle, name: string, path: string): Promise<void> {
+    let child: FileHandle;
+    try {
+      child = await fsp.open(at(dir, name), DIR_FLAGS);
+    } catch (e) {
+      throw await explainDirError(e, dir, name, path);
+    }
+    try {
+      await this.own(child, DIR_MODE);
+    } finally {
+      await child.close();
+    }
+  }
+
+  private async checkQuota(deltaBytes: number, deltaFiles: number, path: string): Promise<void> {
+    const current = await this.usage();
+    if (current.bytes + deltaBytes > this.quota.maxBytes) {
+      throw new VfsError("EQUOTA", path, `EQUOTA: the session's ${this.quota.maxBytes}-byte quota would be exceeded`);
+    }
+    if (current.files + deltaFiles > this.quota.maxFiles) {
+      throw new VfsError("EQUOTA", path, `EQUOTA: the session's ${this.quota.maxFiles}-entry quota would be exceeded`);
+    }
+  }
+}
+
+// --- helpers ------------------------------------------------------------------
+
+/** A name in the directory open as `dir`: the kernel resolves the fd itself, not a path. */
+function at(dir: FileHandle, name: string): string {
+  return `${PROC_FD}/${dir.fd}/${name}`;
+}
+
+/** Names in the directory open as `dir`; none when it has been deleted since we opened it. */
+async function readdirOf(dir: FileHandle): Promise<string[]> {
+  try {
+    return await fsp.readdir(`${PROC_FD}/${dir.fd}`);
+  } catch (e) {
+    if (errno(e) === "ENOENT") return [];
+    throw e;
+  }
+}
+
+function errno(e: unknown): string | undefined {
+  const code = (e as { code?: unknown } | null)?.code;
+  return typeof code === "string" ? code : undefined;
+}
+
+/** Translates a host error; errors with no session meaning (EACCES, EMFILE, EIO…) pass through. */
+function vfsError(e: unknown, path: string): unknown {
+  if (e instanceof VfsError) return e;
+  const code = ERRNO_CODES[errno(e) ?? ""];
+  return code ? new VfsError(code, path) : e;
+}
+
+/**
+ * Why a directory could not be opened with O_DIRECTORY|O_NOFOLLOW: Linux says ENOTDIR
+ * for both a file and a symlink, so an lstat through the same fd tells them apart.
+ */
+async function explainDirError(e: unknown, dir: FileHandle, name: string, path: string): Promise<unknown> {
+  if (errno(e) !== "ENOTDIR" && errno(e) !== "ELOOP") return vfsError(e, path);
+  const st = await lstatAt(dir, name).catch(() => null);
+  return new VfsError(st?.isSymbolicLink() ? "ESYMLINK" : "ENOTDIR", path);
+}
+
+/** lstat of a name in a directory fd; null when it is not there. */
+async function lstatAt(dir: FileHandle, name: string): Promise<Stats | null> {
+  try {
+    return await fsp.lstat(at(dir, name));
+  } catch (e) {
+    if (errno(e) === "ENOENT") return null;
+    throw vfsError(e, name);
+  }
+}
+
+async function unlinkAt(dir: FileHandle, name: string, path: string): Promise<void> {
+  try {
+    await fsp.unlink(at(dir, name));
+  } catch (e) {
+    throw vfsError(e, path);
+  }
+}
+
+function toStat(st: Stats): Stat {
+  // FIFOs, sockets and devices (which only session programs can make) show as files;
+  // reading them is refused.
+  const kind = st.isDirectory() ? "dir" : st.isSymbolicLink() ? "symlink" : "file";
+  return {
+    kind,
+    size: st.size,
+    mode: st.mode & 0o7777,
+    atimeMs: st.atimeMs,
+    mtimeMs: st.mtimeMs,
+    ctimeMs: st.ctimeMs,
+  };
+}
+
+function notRegular(path: string): VfsError {
+  return new VfsError("EINVAL", path, `EINVAL: not a regular file: ${path}`);
+}
+
+function checkReadable(st: Stats, path: string): void {
+  if (st.isSymbolicLink()) throw new VfsError("ESYMLINK", path);
+  if (st.isDirectory()) throw new VfsError("EISDIR", path);
+  if (!st.isFile()) throw notRegular(path);
+}
+
+async function writeAll(file: FileHandle, data: Uint8Array): Promise<void> {
+  for (let offset = 0; offset < data.byteLength; ) {
+    const { bytesWritten } = await file.write(data, offset, data.byteLength - offset, null);
+    offset += bytesWritten;
+  }
+}
+
+async function discardStaged(staging: FileHandle, staged: Array<{ temp: string }>): Promise<void> {
+  for (const { temp } of staged) {
+    await fsp.unlink(at(staging, temp)).catch(() => undefined);
+  }
+}
+
+/** Adds the entries below `dir` to `total`: every entry counts, only regular files' bytes. */
+async function addUsage(dir: FileHandle, total: Usage): Promise<void> {
+  const names = await readdirOf(dir);
+  const stats = await Promise.all(names.map((name) => lstatAt(dir, name)));
+  for (let i = 0; i < names.length; i++) {
+    const st = stats[i];
+    if (!st) continue;
+    total.files++;
+    if (st.isFile()) total.bytes += st.size;
+    if (!st.isDirectory()) continue;
+    // Directories one at a time, so the walk holds one fd per level.
+    const child = await fsp.open(at(dir, names[i]!), DIR_FLAGS).catch(() => null); // null: swapped or gone
+    if (!child) continue;
+    try {
+      await addUsage(child, total);
+    } finally {
+      await child.close();
+    }
+  }
+}
+
+/** Deletes `name` in `parent` and everything below it, unlinking symlinks rather than following them. */
+async function removeEntry(parent: FileHandle, name: string): Promise<void> {
+  // Session programs may keep adding entries or swapping things while we delete.
+  for (let attempt = 0; ; attempt++) {
+    let child: FileHandle;
+    try {
+      child = await fsp.open(at(parent, name), DIR_FLAGS);
+    } catch (e) {
+      if (errno(e) === "ENOENT") return;
+      if (errno(e) !== "ENOTDIR" && errno(e) !== "ELOOP") throw e;
+      await fsp.unlink(at(parent, name)).catch((err) => {
+        if (errno(err) !== "ENOENT") throw err;
+      });
+      return;
+    }
+    try {
+      await emptyDir(child);
+    } finally {
+      await child.close();
+    }
+    try {
+      await fsp.rmdir(at(parent, name));
+      return;
+    } catch (e) {
+      if (errno(e) === "ENOENT") return;
+      const retry = errno(e) === "ENOTEMPTY" || errno(e) === "EEXIST" || errno(e) === "ENOTDIR";
+      if (!retry || attempt >= 4) throw e;
+    }
+  }
+}
+
+async function emptyDir(dir: FileHandle): Promise<void> {
+  for (const name of await readdirOf(dir)) await removeEntry(dir, name);
+}
+
+/** Removes a host directory (the session root or its staging dir) with the fd-based walk. */
+async function removeTree(hostPath: string): Promise<void> {
+  let dir: FileHandle;
+  try {
+    dir = await fsp.open(hostPath, DIR_FLAGS);
+  } catch (e) {
+    if (errno(e) === "ENOENT") return;
+    throw e;
+  }
+  try {
+    await emptyDir(dir);
+  } finally {
+    await dir.close();
+  }
+  await fsp.rmdir(hostPath).catch((e) => {
+    if (errno(e) !== "ENOENT") throw e;
+  });
+}
+
+/** Splits a session path into names, refusing anything paths.ts would never produce. */
+function splitPath(path: string): string[] {
+  if (typeof path !== "string" || path.startsWith("/") || path.includes("\0")) {
+    throw new VfsError("EINVAL", String(path), `EINVAL: not a session path: ${JSON.stringify(path)}`);
+  }
+  if (path === "") return [];
+  const parts = path.split("/");
+  for (const part of parts) {
+    if (part === "" || part === "." || part === "..") {
+      throw new VfsError("EINVAL", path, `EINVAL: not a session path: ${JSON.stringify(path)}`);
+    }
+  }
+  return parts;
+}
+
+/** Splits a path that must not be the root (the root can't be written, removed or moved). */
+function splitChild(path: string): { parents: string[]; name: string } {
+  const parts = splitPath(path);
+  const name = parts.pop();
+  if (name === undefined) throw new VfsError("EINVAL", path, "EINVAL: not allowed on the root directory");
+  return { parents: parts, name };
+}
+
+/** Paths in the batch that name an ancestor of another path in it: a file can't also be a directory. */
+function checkBatchConflicts(paths: Iterable<string>): void {
+  const all = new Set(paths);
+  for (const path of all) {
+    for (let i = path.indexOf("/"); i >= 0; i = path.indexOf("/", i + 1)) {
+      if (all.has(path.slice(0, i))) throw new VfsError("ENOTDIR", path);
+    }
+  }
+}
+
+function compareNames(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
