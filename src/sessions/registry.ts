@@ -37,6 +37,8 @@ export class Registry {
   private readonly pending = new Map<string, Promise<Created>>();
   private gcTimer: ReturnType<typeof setInterval> | undefined;
   private closed = false;
+  /** Sessions being created right now: they count against maxSessions. */
+  private creating = 0;
 
   constructor(
     private readonly config: KilnConfig,
@@ -91,6 +93,8 @@ export class Registry {
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.gcTimer);
+    // Creates in flight see `closed` when their kernel is ready and free it themselves.
+    await Promise.allSettled([...this.pending.values()]);
     const all = this.sessions();
     all.forEach((s) => this.forget(s));
     await Promise.all(all.map((s) => s.destroy()));
@@ -115,18 +119,31 @@ export class Registry {
       throw new SessionError("session-exists", `Session ${request.name} already exists.`, { existingSessionId: existing.id });
     }
     if (this.closed) throw new SessionError("too-many-sessions", "The server is shutting down.");
-    if (this.byId.size >= this.config.maxSessions) {
+    // Creates still in flight hold a slot too: concurrent creates of different names must not overshoot.
+    if (this.byId.size + this.creating >= this.config.maxSessions) {
       throw new SessionError("too-many-sessions", `The server already runs ${this.config.maxSessions} sessions, its limit.`);
     }
     const limits = this.limitsFor(request, resolved.factory);
     const id = crypto.randomUUID();
-    const vfs = await this.makeVfs(id, resolved.factory);
+    this.creating++;
+    let vfs: Vfs;
     let kernel;
     try {
-      kernel = await resolved.factory.create({ sessionId: id, image: resolved.image, vfs, environ: request.environ, limits });
-    } catch (error) {
-      await vfs.destroy().catch(() => undefined);
-      throw new SessionError("kernel-failed", `Could not start a ${resolved.image} kernel: ${error instanceof Error ? error.message : String(error)}`);
+      vfs = await this.makeVfs(id, resolved.factory);
+      try {
+        kernel = await resolved.factory.create({ sessionId: id, image: resolved.image, vfs, environ: request.environ, limits });
+      } catch (error) {
+        await vfs.destroy().catch(() => undefined);
+        throw new SessionError("kernel-failed", `Could not start a ${resolved.image} kernel: ${error instanceof Error ? error.message : String(error)}`);
+      }
+      if (this.closed) {
+        // close() ran while the kernel was starting: free it rather than register a session nobody will destroy.
+        await kernel.destroy().catch(() => undefined);
+        await vfs.destroy().catch(() => undefined);
+        throw new SessionError("too-many-sessions", "The server is shutting down.");
+      }
+    } finally {
+      this.creating--;
     }
     const session = new Session(
       { id, name: request.name, image: resolved.image, tag: request.tag, environ: request.environ, limits, kernelName: resolved.factory.name },

@@ -89,6 +89,11 @@ export class Run {
     return result;
   }
 
+  /** The current step waits for the client's input. */
+  get awaitingInput(): boolean {
+    return this.input !== null;
+  }
+
   /** Answers the program's pending input request. */
   provideInput(text: string): void {
     if (!this.input) throw new SessionError("not-waiting-input", `Run ${this.id} is not waiting for input.`);

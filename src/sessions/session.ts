@@ -26,7 +26,7 @@ export interface SessionSettings {
 
 export type SessionStatus = "RUNNING" | "RESTARTING" | "TERMINATING" | "TERMINATED";
 
-/** Bytes of console output kept for GET /session/:id/logs. */
+/** Characters of console output kept for GET /session/:id/logs. */
 const LOG_CHARS = 64 * 1024;
 
 export class Session {
@@ -35,10 +35,12 @@ export class Session {
   status: SessionStatus = "RUNNING";
   numQueriesExecuted = 0;
   private readonly runs = new Map<string, Run>();
-  private queue: Promise<void> = Promise.resolve();
+  /** Work waiting its turn: runs in arrival order; a restart goes first. */
+  private readonly tasks: { task: () => Promise<void>; resolve: () => void; reject: (error: unknown) => void }[] = [];
+  private pumping = false;
   private active: Run | null = null;
-  private waiting = 0;
-  private log = "";
+  private log: string[] = [];
+  private logChars = 0;
 
   constructor(
     readonly init: SessionInit,
@@ -55,9 +57,14 @@ export class Session {
     return this.init.name;
   }
 
-  /** A run is executing or waiting to: the session is not idle. */
+  /**
+   * A run is executing or waiting to: the session is not idle. A run parked at an
+   * input request counts as idle (its step timer is paused; only idle collection
+   * frees a session whose client went away).
+   */
   get busy(): boolean {
-    return this.active !== null || this.waiting > 0;
+    if (this.active) return !this.active.awaitingInput;
+    return this.tasks.length > 0;
   }
 
   /** Starts a query or batch run (queued behind the current one) and returns its first result. */
@@ -113,7 +120,8 @@ export class Session {
     this.status = "RESTARTING";
     this.active?.abort("restart");
     try {
-      await this.enqueue(() => this.kernel.restart());
+      // Ahead of queued runs: they run on the fresh state, and restart does not wait for them.
+      await this.enqueue(() => this.kernel.restart(), { first: true });
     } finally {
       if (this.status === "RESTARTING") this.status = "RUNNING";
     }
@@ -134,7 +142,7 @@ export class Session {
   }
 
   logs(): string {
-    return this.log;
+    return this.log.join("").slice(-LOG_CHARS);
   }
 
   stats(): Record<string, number> {
@@ -163,17 +171,43 @@ export class Session {
     }
   }
 
-  private enqueue(task: () => Promise<void>): Promise<void> {
-    this.waiting++;
-    const next = this.queue.then(async () => {
-      this.waiting--;
-      await task();
+  private enqueue(task: () => Promise<void>, options: { first?: boolean } = {}): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const entry = { task, resolve, reject };
+      if (options.first) this.tasks.unshift(entry);
+      else this.tasks.push(entry);
+      void this.pump();
     });
-    this.queue = next.catch(() => undefined);
-    return next;
   }
 
+  /** Runs queued tasks one at a time until none is left. */
+  private async pump(): Promise<void> {
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      // A microtask first, as before: the caller finishes (e.g. start() attaches its reader) before the task begins.
+      await undefined;
+      for (let next = this.tasks.shift(); next; next = this.tasks.shift()) {
+        try {
+          await next.task();
+          next.resolve();
+        } catch (error) {
+          next.reject(error);
+        }
+      }
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  /** Appends in O(1); compacts to the last LOG_CHARS only when twice that has piled up. */
   private appendLog(text: string): void {
-    this.log = (this.log + text).slice(-LOG_CHARS);
+    this.log.push(text);
+    this.logChars += text.length;
+    if (this.logChars > 2 * LOG_CHARS) {
+      const kept = this.logs();
+      this.log = [kept];
+      this.logChars = kept.length;
+    }
   }
 }
