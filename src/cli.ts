@@ -20,7 +20,7 @@ ${OPTIONS.map((o) => `  ${`${o.flag} <value>`.padEnd(30)} ${o.env.padEnd(26)} ${
   ${"--help".padEnd(30)} ${"".padEnd(26)} this text`;
 
 async function serve(argv: string[]): Promise<void> {
-  const { values } = parseArgs({
+  const { values: parsed } = parseArgs({
     args: argv,
     options: Object.fromEntries([
       ...OPTIONS.map((o) => [o.flag.slice(2), { type: "string" as const }]),
@@ -28,6 +28,7 @@ async function serve(argv: string[]): Promise<void> {
     ]),
     strict: true,
   });
+  const values = parsed as Record<string, string | boolean | undefined>;
   if (values.help) {
     console.log(USAGE);
     return;

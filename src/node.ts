@@ -1,9 +1,10 @@
 // Node entry point: serves a Kiln app over HTTP with @hono/node-server.
 // The only file besides cli.ts that knows it runs on Node.
 
-import { serve } from "@hono/node-server";
+import { serve, type HttpBindings } from "@hono/node-server";
+import type { IncomingMessage, Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { Server } from "node:http";
+import { Readable } from "node:stream";
 import type { KilnApp } from "./app.ts";
 
 export interface RunningServer {
@@ -17,7 +18,7 @@ export function startNodeServer(
 ): Promise<RunningServer> {
   return new Promise((resolve, reject) => {
     const server = serve({
-      fetch: app.fetch,
+      fetch: (request, env) => app.fetch(withGetBody(request, (env as HttpBindings).incoming), env),
       hostname: options.host,
       port: options.port,
       // A body that trickles in is cut off with 408 instead of holding a socket forever.
@@ -37,4 +38,18 @@ export function startNodeServer(
       });
     });
   });
+}
+
+/**
+ * Backend.AI 24.09's Python client sends GET /session/:id/files with a JSON body, which the
+ * adapter drops (fetch's Request cannot carry a GET body). Such a request is rebuilt as a
+ * POST carrying the body and relabelled GET, the same trick the adapter uses for TRACE.
+ */
+function withGetBody(request: Request, incoming: IncomingMessage): Request {
+  const hasBody = incoming.headers["content-length"] !== undefined && incoming.headers["content-length"] !== "0";
+  if (request.method !== "GET" || !(hasBody || incoming.headers["transfer-encoding"] !== undefined)) return request;
+  const body = Readable.toWeb(incoming) as unknown as ReadableStream<Uint8Array>;
+  const rebuilt = new Request(request.url, { method: "POST", headers: request.headers, body, signal: request.signal, duplex: "half" } as RequestInit);
+  Object.defineProperty(rebuilt, "method", { value: "GET" });
+  return rebuilt;
 }
