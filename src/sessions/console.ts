@@ -37,8 +37,11 @@ export class ConsoleBuffer {
       return;
     }
     if (text.length > room) {
-      this.dropped[stream] += text.length - room;
-      text = text.slice(0, room);
+      // Never cut a surrogate pair in half: the client would get a lone surrogate.
+      const keep = isHighSurrogate(text.charCodeAt(room - 1)) ? room - 1 : room;
+      this.dropped[stream] += text.length - keep;
+      text = text.slice(0, keep);
+      if (text === "") return;
     }
     this.pending[stream] += text.length;
     const last = this.entries[this.entries.length - 1];
@@ -89,4 +92,8 @@ export class ConsoleBuffer {
     }
     return { console: out, control };
   }
+}
+
+function isHighSurrogate(code: number): boolean {
+  return code >= 0xd800 && code <= 0xdbff;
 }

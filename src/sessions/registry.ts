@@ -158,8 +158,9 @@ export class Registry {
 
   private limitsFor(request: CreateRequest, factory: KernelFactory): SessionLimits {
     const { config } = this;
-    const memoryMiB = request.memoryMiB ?? factory.defaults?.memoryMiB ?? config.defaultMemoryMiB;
-    const cpus = request.cpus ?? factory.defaults?.cpus ?? config.defaultCpus;
+    // A kernel's defaults never exceed the server's maximum; only what the client asks for can be refused.
+    const memoryMiB = request.memoryMiB ?? Math.min(factory.defaults?.memoryMiB ?? config.defaultMemoryMiB, config.maxMemoryMiB);
+    const cpus = request.cpus ?? Math.min(factory.defaults?.cpus ?? config.defaultCpus, config.maxCpus);
     if (memoryMiB > config.maxMemoryMiB) {
       throw new SessionError("over-limit", `config.resources.mem: ${memoryMiB} MiB is more than this server's maximum of ${config.maxMemoryMiB} MiB.`);
     }

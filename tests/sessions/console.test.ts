@@ -199,3 +199,14 @@ describe("ConsoleBuffer: the per-stream cap", () => {
     assert.deepEqual(buf.take().console, [["stdout", "c".repeat(10)]]);
   });
 });
+
+describe("ConsoleBuffer: the cap and Unicode", () => {
+  it("never cuts a surrogate pair at the cap", () => {
+    const buf = new ConsoleBuffer(1024);
+    buf.write("stdout", "x".repeat(1023) + "😀" + "tail");
+    const [[stream, text]] = buf.take().console as [["stdout", string]];
+    assert.equal(stream, "stdout");
+    assert.ok(text.startsWith("x".repeat(1023) + "\n[kiln: output truncated: 6 characters"), text.slice(1000, 1080));
+    assert.ok(!/[\ud800-\udbff](?![\udc00-\udfff])/.test(text), "a lone high surrogate");
+  });
+});
