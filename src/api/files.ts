@@ -44,7 +44,7 @@ export function fileRoutes(registry: Registry, config: KilnConfig): Hono {
       maxHeaderBytes: MAX_PART_HEADER_BYTES,
     });
     // Every path is checked before anything is written; writeFiles then lands all or nothing.
-    const files = parts.map((part) => ({ path: toSessionPath(part.filename), data: part.data }));
+    const files = parts.map((part) => ({ path: toSessionPath(decodeFilename(part.filename)), data: part.data }));
     if (files.some((f) => f.path === "")) throw invalidParams(`${toWorkPath("")} is a directory.`);
     await session.vfs.writeFiles(files);
     return c.body(null, 204);
@@ -144,6 +144,19 @@ async function splitCommaJoined(vfs: Vfs, files: string[]): Promise<string[]> {
   if (files.length !== 1 || only === undefined || !only.includes(",")) return files;
   const literal = await vfs.stat(toSessionPath(only)).catch(() => null);
   return literal ? files : only.split(",").filter((p) => p !== "");
+}
+
+/**
+ * aiohttp's FormData (Backend.AI's Python client) percent-encodes filenames, "/" included,
+ * and browsers encode '"', CR and LF; a name that decodes cleanly is taken decoded, any
+ * other (a literal "100%.txt") as sent. paths.ts judges the result either way.
+ */
+function decodeFilename(name: string): string {
+  try {
+    return decodeURIComponent(name);
+  } catch {
+    return name;
+  }
 }
 
 async function existing(vfs: Vfs, path: string): Promise<Stat> {
