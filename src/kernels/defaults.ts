@@ -1,6 +1,7 @@
 // The kernels `kiln serve` offers: each is loaded if its runtime support is
 // present, and otherwise reported with the reason it is missing.
 
+import { isolateKernelFactory, isolateUnavailableReason } from "./isolate/index.ts";
 import type { KernelFactory } from "./kernel.ts";
 
 export interface KernelSet {
@@ -10,5 +11,10 @@ export interface KernelSet {
 }
 
 export async function defaultKernels(): Promise<KernelSet> {
-  return { kernels: [], missing: {} };
+  const kernels: KernelFactory[] = [];
+  const missing: Record<string, string> = {};
+  const isolate = isolateKernelFactory();
+  if (isolate) kernels.push(isolate);
+  else missing.isolate = isolateUnavailableReason() ?? "isolated-vm did not load";
+  return { kernels, missing };
 }
