@@ -41,6 +41,8 @@ const Cpus = v.pipe(
   v.gtValue(0, "must be more than 0"),
 );
 
+const PositiveInt = v.pipe(v.number(), v.integer("must be a whole number"), v.minValue(1, "must be at least 1"));
+
 const Environ = v.pipe(
   v.record(
     v.pipe(v.string(), v.regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "environment variable names are letters, digits and _, not starting with a digit")),
@@ -62,6 +64,16 @@ export const CreateSessionSchema = v.pipe(
         v.looseObject({
           resources: v.optional(v.nullable(v.looseObject({ cpu: v.optional(Cpus), mem: v.optional(Memory) }))),
           environ: v.optional(v.nullable(Environ)),
+          /** Kiln's own: tighter limits than the server's for this session. */
+          limits: v.optional(
+            v.nullable(
+              // Strict: a misspelt limit must not pass silently as no limit.
+              v.strictObject({
+                stepTimeoutMs: v.optional(PositiveInt),
+                outputBytes: v.optional(PositiveInt),
+              }),
+            ),
+          ),
         }),
       ),
     ),
@@ -88,12 +100,15 @@ export function sessionRoutes(registry: Registry, config: KilnConfig): Hono {
   const create = async (request: Request) => {
     const body = parse(CreateSessionSchema, (await readJson(request, config.bodyLimitBytes)) ?? {});
     const resources = body.config?.resources;
+    const limits = body.config?.limits;
     const { session, created } = await registry.create({
       image: (body.image ?? body.lang)!,
       name: (body.clientSessionToken ?? body.name ?? body.session_name)!,
       environ: body.config?.environ ?? {},
       ...(resources?.mem !== undefined ? { memoryMiB: resources.mem } : {}),
       ...(resources?.cpu !== undefined ? { cpus: resources.cpu } : {}),
+      ...(limits?.stepTimeoutMs !== undefined ? { stepTimeoutMs: limits.stepTimeoutMs } : {}),
+      ...(limits?.outputBytes !== undefined ? { outputBytes: limits.outputBytes } : {}),
       reuseIfExists: body.reuseIfExists,
       tag: body.tag ?? null,
     });

@@ -76,6 +76,8 @@ export interface SessionLimits {
   memoryMiB: number;
   /** CPU cores, from config.resources.cpu or the server default. */
   cpus: number;
+  /** Output bytes per run, stdout and stderr together; past it the kernel drops output and says so once on stderr. */
+  outputBytes: number;
 }
 
 export interface KernelContext {

@@ -17,6 +17,9 @@ export interface CreateRequest {
   /** From config.resources; undefined → the server's (or the kernel's) default. */
   memoryMiB?: number;
   cpus?: number;
+  /** From config.limits; undefined → the kernel's default, capped by the server's. */
+  stepTimeoutMs?: number;
+  outputBytes?: number;
   reuseIfExists: boolean;
   tag: string | null;
 }
@@ -167,8 +170,15 @@ export class Registry {
     if (cpus > config.maxCpus) {
       throw new SessionError("over-limit", `config.resources.cpu: ${cpus} is more than this server's maximum of ${config.maxCpus}.`);
     }
-    const stepTimeoutMs = Math.min(factory.defaults?.stepTimeoutMs ?? config.stepTimeoutMs, config.stepTimeoutMs);
-    return { memoryMiB, cpus, stepTimeoutMs };
+    if (request.stepTimeoutMs !== undefined && request.stepTimeoutMs > config.stepTimeoutMs) {
+      throw new SessionError("over-limit", `config.limits.stepTimeoutMs: ${request.stepTimeoutMs} is more than this server's maximum of ${config.stepTimeoutMs}.`);
+    }
+    if (request.outputBytes !== undefined && request.outputBytes > config.runOutputMaxBytes) {
+      throw new SessionError("over-limit", `config.limits.outputBytes: ${request.outputBytes} is more than this server's maximum of ${config.runOutputMaxBytes}.`);
+    }
+    const stepTimeoutMs = request.stepTimeoutMs ?? Math.min(factory.defaults?.stepTimeoutMs ?? config.stepTimeoutMs, config.stepTimeoutMs);
+    const outputBytes = request.outputBytes ?? Math.min(factory.defaults?.outputBytes ?? config.runOutputMaxBytes, config.runOutputMaxBytes);
+    return { memoryMiB, cpus, stepTimeoutMs, outputBytes };
   }
 
   private async makeVfs(id: string, factory: KernelFactory): Promise<Vfs> {

@@ -319,6 +319,52 @@ describe("POST /session", () => {
   });
 });
 
+describe("config.limits (Kiln's own: tighter limits for one session)", () => {
+  let env: TestEnv;
+  let client: Client;
+  before(async () => {
+    env = await makeEnv({ config: { stepTimeoutMs: 5000, runOutputMaxBytes: 4096 } });
+    client = env.client;
+  });
+  after(() => env.close());
+
+  it("applies a shorter step timeout to this session only, and reports both limits in info", async () => {
+    const tight = await client.newSession({ config: { limits: { stepTimeoutMs: 150, outputBytes: 2048 } } });
+    const info = await client.info(tight);
+    assert.equal(info.json.limits.stepTimeoutMs, 150);
+    assert.equal(info.json.limits.outputBytes, 2048);
+    const run = await client.query(tight, "spin");
+    assert.equal(run.final.status, "exec-timeout");
+    const roomy = await client.newSession();
+    assert.equal((await client.info(roomy)).json.limits.stepTimeoutMs, 5000);
+    assert.equal((await client.info(roomy)).json.limits.outputBytes, 4096);
+  });
+
+  for (const [what, limits] of [
+    ["a step timeout above the server's", { stepTimeoutMs: 5001 }],
+    ["an output limit above the server's", { outputBytes: 4097 }],
+  ] as const) {
+    it(`refuses ${what} → 412 quota-exceeded naming the field`, async () => {
+      const res = await client.createSession({ lang: "script", clientSessionToken: uniqueName(), config: { limits } });
+      assertProblem(res, 412, "quota-exceeded");
+      assert.match(res.json.msg, /config\.limits\./);
+    });
+  }
+
+  for (const [what, limits] of [
+    ["a fractional timeout", { stepTimeoutMs: 1.5 }],
+    ["a zero output limit", { outputBytes: 0 }],
+    ["a string", { stepTimeoutMs: "fast" }],
+    ["an unknown limit", { cpuMs: 10 }],
+  ] as const) {
+    it(`refuses ${what} → 400 invalid-api-params naming config.limits`, async () => {
+      const res = await client.createSession({ lang: "script", clientSessionToken: uniqueName(), config: { limits } });
+      assertProblem(res, 400, "invalid-api-params");
+      assert.match(res.json.msg, /^config\.limits/);
+    });
+  }
+});
+
 describe("maxSessions", () => {
   let env: TestEnv;
   before(async () => {

@@ -70,7 +70,7 @@ export async function harness(
     image: options.image ?? "javascript",
     vfs,
     environ: options.environ ?? {},
-    limits: { stepTimeoutMs: 10_000, memoryMiB: 128, cpus: 1, ...options.limits },
+    limits: { stepTimeoutMs: 10_000, memoryMiB: 128, cpus: 1, outputBytes: 16 * 1024 * 1024, ...options.limits },
   });
   const run = async (fn: (io: TestIO) => Promise<number>, inputs: string[]) => {
     const io = new TestIO(inputs);

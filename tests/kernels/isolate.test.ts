@@ -339,7 +339,7 @@ describe("isolate kernel: files", () => {
   test("a full session quota surfaces as EDQUOT", async () => {
     const { MemoryVfs } = await import("../../src/vfs/memory.ts");
     const vfs = new MemoryVfs({ quota: { maxBytes: 100, maxFiles: 10 } });
-    const kernel = await testFactory().create({ sessionId: "q", image: "javascript", vfs, environ: {}, limits: { stepTimeoutMs: 5000, memoryMiB: 64, cpus: 1 } });
+    const kernel = await testFactory().create({ sessionId: "q", image: "javascript", vfs, environ: {}, limits: { stepTimeoutMs: 5000, memoryMiB: 64, cpus: 1, outputBytes: 1 << 20 } });
     const { TestIO } = await import("./isolate-helpers.ts");
     const io = new TestIO();
     await kernel.query("try { require('fs').writeFileSync('big', 'x'.repeat(1000)) } catch (e) { console.log(e.code) }", io);
@@ -464,10 +464,10 @@ describe("isolate kernel: limits", () => {
   });
 
   test("output past the per-run limit is dropped with a note", async () => {
-    const factory = isolateKernelFactory({ poolSize: 0, outputLimitBytes: 10_000 })!;
+    const factory = isolateKernelFactory({ poolSize: 0 })!;
     const { MemoryVfs } = await import("../../src/vfs/memory.ts");
     const { TestIO } = await import("./isolate-helpers.ts");
-    const kernel = await factory.create({ sessionId: "o", image: "javascript", vfs: new MemoryVfs(), environ: {}, limits: { stepTimeoutMs: 5000, memoryMiB: 64, cpus: 1 } });
+    const kernel = await factory.create({ sessionId: "o", image: "javascript", vfs: new MemoryVfs(), environ: {}, limits: { stepTimeoutMs: 5000, memoryMiB: 64, cpus: 1, outputBytes: 10_000 } });
     const io = new TestIO();
     assert.equal(await kernel.query("for (let i = 0; i < 100000; i++) console.log('line', i)", io), 0);
     assert.ok(io.stdout.length <= 10_000, `${io.stdout.length} characters came through`);

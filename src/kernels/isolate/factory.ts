@@ -13,8 +13,6 @@ import { BUILTIN_NAMES } from "./runtime/builtins.ts";
 export interface IsolateKernelOptions {
   /** Warm sandboxes kept ready for the default heap limit; 0 turns the pool off. Default 2. */
   poolSize?: number;
-  /** Output bytes per run; past it output is dropped with a note on stderr. Default 16 MiB. */
-  outputLimitBytes?: number;
   /** This kernel's defaults, applied where a session asks for nothing. */
   defaults?: Partial<SessionLimits>;
 }
@@ -74,7 +72,6 @@ export function createFactory(ivm: IVM, options: IsolateKernelOptions = {}): Iso
         ivm,
         sandbox,
         builtins,
-        outputLimitBytes: options.outputLimitBytes ?? 16 * 1024 * 1024,
         nodeVersion: process.version,
         nodeVersions: { node: process.versions.node, v8: process.versions.v8 },
       });

@@ -24,7 +24,6 @@ export interface KernelDeps {
   sandbox(memoryMiB: number): Promise<Sandbox>;
   /** Built-in module names the runtime provides. */
   builtins: ReadonlySet<string>;
-  outputLimitBytes: number;
   nodeVersion: string;
   nodeVersions: Record<string, string>;
 }
@@ -231,7 +230,7 @@ export class IsolateKernel implements Kernel {
       env: { ...this.context.environ },
       version: this.deps.nodeVersion,
       versions: this.deps.nodeVersions,
-      outputLimit: this.deps.outputLimitBytes,
+      outputLimit: this.context.limits.outputBytes,
       repl,
     };
   }
