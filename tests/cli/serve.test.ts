@@ -33,9 +33,21 @@ describe("kiln serve", () => {
     assert.ok(match, `no URL printed: ${server.out()} ${server.err()}`);
     const res = await fetch(match[1] + "/");
     assert.deepEqual(await res.json(), { version: "v8.20240915", manager: VERSION });
+    const created = await fetch(match[1] + "/session", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ lang: "javascript", clientSessionToken: "sigterm-test" }),
+    });
+    assert.equal(created.status, 201, await created.clone().text());
+    const run = await fetch(match[1] + "/session/sigterm-test", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ mode: "query", code: "console.log(6 * 7)" }),
+    });
+    assert.deepEqual((await run.json()).result.console, [["stdout", "42\n"]]);
     server.child.kill("SIGTERM");
     assert.equal(await server.exited, 0);
-    assert.match(server.out(), /SIGTERM: destroying 0 session\(s\)/);
+    assert.match(server.out(), /SIGTERM: destroying 1 session\(s\)/);
   });
 
   it("lists every option with its environment variable in --help", async () => {
