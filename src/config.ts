@@ -12,13 +12,16 @@ const Digits = v.pipe(
   v.transform((x) => (typeof x === "string" && /^\s*\d+\s*$/.test(x) ? Number(x) : x)),
 );
 
-/** A whole number of at least min. */
-function int(min: number, fallback: number) {
+/** A whole number from min to max. */
+function int(min: number, fallback: number, max = Number.MAX_SAFE_INTEGER) {
   return v.optional(
-    v.pipe(Digits, v.number("must be a whole number"), v.integer("must be a whole number"), v.minValue(min, `must be at least ${min}`), v.maxValue(Number.MAX_SAFE_INTEGER)),
+    v.pipe(Digits, v.number("must be a whole number"), v.integer("must be a whole number"), v.minValue(min, `must be at least ${min}`), v.maxValue(max, `must be at most ${max}`)),
     fallback,
   );
 }
+
+/** The longest wait setTimeout can do; Node fires a longer timer after 1 ms. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export const ConfigSchema = v.object({
   host: v.optional(v.pipe(v.string(), v.nonEmpty()), "127.0.0.1"),
@@ -27,7 +30,7 @@ export const ConfigSchema = v.object({
   dataDir: v.optional(v.pipe(v.string(), v.nonEmpty())),
   maxSessions: int(1, 1000),
   idleTimeoutMs: int(1, 30 * 60 * 1000),
-  flushIntervalMs: int(1, 2000),
+  flushIntervalMs: int(1, 2000, MAX_TIMER_MS),
   stepTimeoutMs: int(1, 60_000),
   runOutputMaxBytes: int(1024, 16 * MiB),
   sessionMaxBytes: int(0, 256 * MiB),

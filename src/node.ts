@@ -22,7 +22,12 @@ export function startNodeServer(
       hostname: options.host,
       port: options.port,
       // A body that trickles in is cut off with 408 instead of holding a socket forever.
-      serverOptions: { requestTimeout: options.requestTimeoutMs, headersTimeout: Math.min(options.requestTimeoutMs, 60_000) },
+      // Node checks these timeouts only every connectionsCheckingInterval (30 s by default).
+      serverOptions: {
+        requestTimeout: options.requestTimeoutMs,
+        headersTimeout: Math.min(options.requestTimeoutMs, 60_000),
+        connectionsCheckingInterval: Math.max(250, Math.min(30_000, Math.floor(options.requestTimeoutMs / 4))),
+      },
     }) as Server;
     server.once("error", reject);
     server.once("listening", () => {

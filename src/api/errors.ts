@@ -15,6 +15,7 @@ const SESSION_PROBLEMS: Record<SessionErrorCode, (e: SessionError) => Problem> =
   "unavailable-image": (e) => new Problem("instance-not-available", e.message),
   "over-limit": (e) => new Problem("quota-exceeded", e.message),
   "kernel-failed": (e) => new Problem("kernel-creation-failed", e.message),
+  "restart-failed": (e) => new Problem("kernel-restart-failed", e.message),
   "no-such-run": (e) => notFound("run", e.message),
   "run-active": (e) => invalidParams(e.message),
   "not-waiting-input": (e) => invalidParams(e.message),

@@ -81,6 +81,11 @@ export function fileRoutes(registry: Registry, config: KilnConfig): Hono {
     for (const path of paths) await existing(session.vfs, path);
     const zip = body.format === "zip" || (c.req.header("accept") ?? "").includes("application/zip");
     if (zip) {
+      // Each path is one top-level entry named by its base name: two equal names would
+      // make zip.js fail after the 200 has gone out.
+      const names = paths.map(baseName);
+      const twice = names.find((name, i) => names.indexOf(name) !== i);
+      if (twice !== undefined) throw invalidParams(`files: two paths would both be named "${twice}" in the zip.`);
       const stream = zipStream(session.vfs, paths.map((path) => ({ path, name: baseName(path) })));
       return new Response(stream, {
         headers: { "content-type": "application/zip", "content-disposition": contentDisposition(`${session.name}.zip`) },

@@ -16,7 +16,6 @@ const PROBLEMS = {
   "quota-exceeded": [412, "You have reached your resource limit."],
   "payload-too-large": [413, "Request body too large."],
   "unsupported-media-type": [415, "Unsupported media type."],
-  "request-timeout": [408, "The request body did not arrive in time."],
   "rate-limit-exceeded": [429, "You have reached your API query rate limit."],
   "internal-server-error": [500, "Internal server error."],
   "service-unavailable": [503, "Service unavailable."],

@@ -3,8 +3,14 @@
 // Backend.AI's agent merges them. Undelivered stdout and stderr are capped per
 // stream: past the cap, output is dropped (not buffered: a flood must not grow
 // memory) and the next delivery ends with a marker saying how much was lost.
+// Rich items (media, html, log) are not cut by that cap, a plot being useless in
+// pieces, but they are bounded too: whole items past RICH_MAX_* are dropped and marked.
 
 import type { ConsoleItem } from "../kernels/kernel.ts";
+
+/** Undelivered rich items at most, and their characters (a few large images fit). */
+const RICH_MAX_ITEMS = 1000;
+const RICH_MAX_CHARS = 16 * 1024 * 1024;
 
 export type ControlStatus = "clean-finished" | "build-finished" | "finished" | "waiting-input" | "exec-timeout";
 
@@ -26,6 +32,7 @@ export class ConsoleBuffer {
   private entries: Entry[] = [];
   private pending = { stdout: 0, stderr: 0 };
   private dropped = { stdout: 0, stderr: 0 };
+  private rich = { items: 0, chars: 0, dropped: 0 };
 
   constructor(private readonly capChars: number) {}
 
@@ -54,6 +61,12 @@ export class ConsoleBuffer {
 
   emit(item: ConsoleItem): void {
     if (item[0] === "stdout" || item[0] === "stderr") return this.write(item[0], item[1]);
+    if (this.rich.items >= RICH_MAX_ITEMS || this.rich.chars >= RICH_MAX_CHARS) {
+      this.rich.dropped++;
+      return;
+    }
+    this.rich.items++;
+    this.rich.chars += richChars(item);
     this.entries.push({ item });
   }
 
@@ -78,7 +91,12 @@ export class ConsoleBuffer {
         break;
       }
       out.push(entry.item);
-      if (entry.item[0] === "stdout" || entry.item[0] === "stderr") this.pending[entry.item[0]] -= entry.item[1].length;
+      if (entry.item[0] === "stdout" || entry.item[0] === "stderr") {
+        this.pending[entry.item[0]] -= entry.item[1].length;
+      } else {
+        this.rich.items--;
+        this.rich.chars -= richChars(entry.item);
+      }
     }
     this.entries = this.entries.slice(i);
     for (const stream of ["stdout", "stderr"] as const) {
@@ -90,8 +108,18 @@ export class ConsoleBuffer {
         this.dropped[stream] = 0;
       }
     }
+    if (this.rich.dropped > 0) {
+      out.push(["stderr", `\n[kiln: output truncated: ${this.rich.dropped} media, html or log items dropped]\n`]);
+      this.rich.dropped = 0;
+    }
     return { console: out, control };
   }
+}
+
+/** Characters of a media, html or log item. */
+function richChars(item: ConsoleItem): number {
+  const data = item[1];
+  return typeof data === "string" ? data.length : data.reduce((n, part) => n + part.length, 0);
 }
 
 function isHighSurrogate(code: number): boolean {

@@ -8,7 +8,8 @@ export type SessionErrorCode =
   | "unknown-image"
   | "unavailable-image" // a known language with no kernel on this server
   | "over-limit" // resources asked beyond the server's maximum
-  | "kernel-failed" // a kernel could not be created or restarted
+  | "kernel-failed" // a kernel (or its files) could not be created
+  | "restart-failed" // the kernel could not be restarted
   | "no-such-run"
   | "run-active" // a new query/batch reusing the runId of an unfinished run
   | "not-waiting-input"

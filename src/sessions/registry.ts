@@ -48,7 +48,7 @@ export class Registry {
     private readonly catalog: Catalog,
   ) {
     const every = Math.max(1000, Math.min(60_000, Math.floor(config.idleTimeoutMs / 4)));
-    this.gcTimer = setInterval(() => void this.collectIdle(), every);
+    this.gcTimer = setInterval(() => void this.collectIdle().catch(() => undefined), every);
     // The timer must not keep a process (or a test runner) alive on its own.
     (this.gcTimer as { unref?: () => void }).unref?.();
   }
@@ -100,14 +100,14 @@ export class Registry {
     await Promise.allSettled([...this.pending.values()]);
     const all = this.sessions();
     all.forEach((s) => this.forget(s));
-    await Promise.all(all.map((s) => s.destroy()));
+    await Promise.allSettled(all.map((s) => s.destroy()));
   }
 
   /** Destroys sessions untouched for idleTimeoutMs and not running anything. */
   async collectIdle(now = Date.now()): Promise<void> {
     const idle = this.sessions().filter((s) => !s.busy && now - s.lastUsed >= this.config.idleTimeoutMs);
     idle.forEach((s) => this.forget(s));
-    await Promise.all(idle.map((s) => s.destroy()));
+    await Promise.allSettled(idle.map((s) => s.destroy()));
   }
 
   private async createNamed(request: CreateRequest): Promise<Created> {
@@ -132,7 +132,12 @@ export class Registry {
     let vfs: Vfs;
     let kernel;
     try {
-      vfs = await this.makeVfs(id, resolved.factory);
+      try {
+        vfs = await this.makeVfs(id, resolved.factory);
+      } catch (error) {
+        if (error instanceof SessionError) throw error;
+        throw new SessionError("kernel-failed", `Could not create the session's files: ${error instanceof Error ? error.message : String(error)}`);
+      }
       try {
         kernel = await resolved.factory.create({ sessionId: id, image: resolved.image, vfs, environ: request.environ, limits });
       } catch (error) {

@@ -69,6 +69,9 @@ export class Session {
 
   /** Starts a query or batch run (queued behind the current one) and returns its first result. */
   start(runId: string, job: Job): Promise<RunResult> {
+    // The request may have been read while the session was being destroyed: a run
+    // queued now would reach the kernel after its destroy().
+    this.assertLive();
     const existing = this.runs.get(runId);
     if (existing && !existing.delivered) {
       throw new SessionError("run-active", `Run ${runId} is not finished; use mode "continue" to read it.`);
@@ -108,6 +111,7 @@ export class Session {
   }
 
   complete(code: string, options: Record<string, unknown>): Promise<string[]> {
+    this.assertLive();
     return this.kernel.complete(code, options);
   }
 
@@ -122,6 +126,8 @@ export class Session {
     try {
       // Ahead of queued runs: they run on the fresh state, and restart does not wait for them.
       await this.enqueue(() => this.kernel.restart(), { first: true });
+    } catch (error) {
+      throw new SessionError("restart-failed", `Could not restart the kernel: ${error instanceof Error ? error.message : String(error)}`);
     } finally {
       if (this.status === "RESTARTING") this.status = "RUNNING";
     }
@@ -134,8 +140,13 @@ export class Session {
     for (const run of this.runs.values()) run.abort("destroy");
     const stats = this.stats();
     await this.enqueue(async () => {
-      await this.kernel.destroy().catch(() => undefined);
-      await this.vfs.destroy().catch(() => undefined);
+      // try/catch rather than .catch(): a synchronous throw must not skip freeing the files.
+      try {
+        await this.kernel.destroy();
+      } catch {}
+      try {
+        await this.vfs.destroy();
+      } catch {}
     });
     this.status = "TERMINATED";
     return stats;
@@ -146,7 +157,19 @@ export class Session {
   }
 
   stats(): Record<string, number> {
-    return { ...this.kernel.stats(), numQueriesExecuted: this.numQueriesExecuted, ageMs: Date.now() - this.createdAt };
+    let kernel: Record<string, number> = {};
+    try {
+      kernel = this.kernel.stats();
+    } catch {
+      // A kernel that cannot report (its sandbox is gone) must still be destroyable.
+    }
+    return { ...kernel, numQueriesExecuted: this.numQueriesExecuted, ageMs: Date.now() - this.createdAt };
+  }
+
+  private assertLive(): void {
+    if (this.status === "TERMINATING" || this.status === "TERMINATED") {
+      throw new SessionError("no-such-session", `Session (id=${this.id}) does not exist.`);
+    }
   }
 
   private run(runId: string): Run {

@@ -13,12 +13,12 @@
 import { randomBytes } from "node:crypto";
 import { constants as C, promises as fsp } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
-import { resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import type { Stats } from "node:fs";
 import type { DirEntry, FileWrite, Quota, Stat, Usage, Vfs, VfsErrorCode } from "./vfs.ts";
 import { VfsError } from "./vfs.ts";
+import { checkBatchConflicts, compareNames, DEFAULT_QUOTA, splitChild, splitPath } from "./shared.ts";
 
-const DEFAULT_QUOTA: Quota = Object.freeze({ maxBytes: 256 * 1024 * 1024, maxFiles: 10_000 });
 const PROC_FD = "/proc/self/fd";
 const CHUNK_BYTES = 64 * 1024;
 const FILE_MODE = 0o644;
@@ -58,6 +58,8 @@ export class DiskVfs implements Vfs {
   private readonly owner: { uid: number; gid: number } | undefined;
   /** Where writeFiles stages bytes before renaming them in: outside the session, same filesystem. */
   private readonly stagingDir: string;
+  /** The tail of the quota-checked writes, which run one at a time (see serialized). */
+  private writing: Promise<unknown> = Promise.resolve();
 
   constructor(root: string, options?: DiskVfsOptions) {
     this.hostRoot = resolve(root);
@@ -71,6 +73,8 @@ export class DiskVfs implements Vfs {
     // Without /proc every fd path would fail with ENOENT and be taken for a missing file.
     await fsp.access(PROC_FD);
     const vfs = new DiskVfs(root, options);
+    // The data directory is made on first use, private to the server.
+    await fsp.mkdir(dirname(vfs.hostRoot), { recursive: true, mode: 0o700 });
     await fsp.mkdir(vfs.hostRoot, { mode: DIR_MODE });
     const dir = await fsp.open(vfs.hostRoot, DIR_FLAGS);
     try {
@@ -164,7 +168,29 @@ export class DiskVfs implements Vfs {
     });
   }
 
-  async writeFiles(files: FileWrite[]): Promise<void> {
+  writeFiles(files: FileWrite[]): Promise<void> {
+    return this.serialized(() => this.writeFilesNow(files));
+  }
+
+  appendFile(path: string, data: Uint8Array): Promise<void> {
+    return this.serialized(() => this.appendFileNow(path, data));
+  }
+
+  mkdir(path: string, options?: { parents?: boolean }): Promise<void> {
+    return this.serialized(() => this.mkdirNow(path, options));
+  }
+
+  /**
+   * Runs the writes that check the quota one at a time: each checks usage, then writes
+   * after awaits, so two running side by side would both pass a check only one fits.
+   */
+  private serialized<T>(write: () => Promise<T>): Promise<T> {
+    const result = this.writing.then(write);
+    this.writing = result.catch(() => undefined);
+    return result;
+  }
+
+  private async writeFilesNow(files: FileWrite[]): Promise<void> {
     // The last write of a path wins, as if the batch were applied in order.
     const batch = new Map<string, FileWrite>();
     for (const file of files) batch.set(file.path, file);
@@ -194,7 +220,7 @@ export class DiskVfs implements Vfs {
     }
   }
 
-  async appendFile(path: string, data: Uint8Array): Promise<void> {
+  private async appendFileNow(path: string, data: Uint8Array): Promise<void> {
     const { parents, name } = splitChild(path);
     const newDirs = new Set<string>();
     const existing = await this.probeTarget(parents, name, path, newDirs);
@@ -213,7 +239,7 @@ export class DiskVfs implements Vfs {
     }, true);
   }
 
-  async mkdir(path: string, options?: { parents?: boolean }): Promise<void> {
+  private async mkdirNow(path: string, options?: { parents?: boolean }): Promise<void> {
     const parts = splitPath(path);
     const parents = options?.parents ?? false;
     const name = parts.pop();
@@ -249,7 +275,7 @@ export class DiskVfs implements Vfs {
         const st = await lstatAt(dir, name);
         if (!st) throw new VfsError("ENOENT", path);
         if (!st.isDirectory()) return unlinkAt(dir, name, path);
-        if (options?.recursive) return removeEntry(dir, name);
+        if (options?.recursive) return removeEntry(dir, Buffer.from(name));
         try {
           await fsp.rmdir(at(dir, name));
         } catch (e) {
@@ -529,8 +555,26 @@ export class DiskVfs implements Vfs {
 // --- helpers ------------------------------------------------------------------
 
 /** A name in the directory open as `dir`: the kernel resolves the fd itself, not a path. */
-function at(dir: FileHandle, name: string): string {
-  return `${PROC_FD}/${dir.fd}/${name}`;
+function at(dir: FileHandle, name: string): string;
+/** The same for a name as raw bytes: Linux names need not be UTF-8. */
+function at(dir: FileHandle, name: Buffer): Buffer;
+function at(dir: FileHandle, name: string | Buffer): string | Buffer;
+function at(dir: FileHandle, name: string | Buffer): string | Buffer {
+  const prefix = `${PROC_FD}/${dir.fd}/`;
+  return typeof name === "string" ? prefix + name : Buffer.concat([Buffer.from(prefix), name]);
+}
+
+/**
+ * Names in `dir` as raw bytes, for walks that must see every entry: a name that is not
+ * UTF-8 comes back from a string readdir with U+FFFD in it and then names nothing.
+ */
+async function rawNamesOf(dir: FileHandle): Promise<Buffer[]> {
+  try {
+    return await fsp.readdir(`${PROC_FD}/${dir.fd}`, { encoding: "buffer" });
+  } catch (e) {
+    if (errno(e) === "ENOENT") return [];
+    throw e;
+  }
 }
 
 /** Names in the directory open as `dir`; none when it has been deleted since we opened it. */
@@ -566,12 +610,12 @@ async function explainDirError(e: unknown, dir: FileHandle, name: string, path: 
 }
 
 /** lstat of a name in a directory fd; null when it is not there. */
-async function lstatAt(dir: FileHandle, name: string): Promise<Stats | null> {
+async function lstatAt(dir: FileHandle, name: string | Buffer): Promise<Stats | null> {
   try {
     return await fsp.lstat(at(dir, name));
   } catch (e) {
     if (errno(e) === "ENOENT") return null;
-    throw vfsError(e, name);
+    throw vfsError(e, name.toString());
   }
 }
 
@@ -622,7 +666,7 @@ async function discardStaged(staging: FileHandle, staged: Array<{ temp: string }
 
 /** Adds the entries below `dir` to `total`: every entry counts, only regular files' bytes. */
 async function addUsage(dir: FileHandle, total: Usage): Promise<void> {
-  const names = await readdirOf(dir);
+  const names = await rawNamesOf(dir);
   const stats = await Promise.all(names.map((name) => lstatAt(dir, name)));
   for (let i = 0; i < names.length; i++) {
     const st = stats[i];
@@ -642,7 +686,7 @@ async function addUsage(dir: FileHandle, total: Usage): Promise<void> {
 }
 
 /** Deletes `name` in `parent` and everything below it, unlinking symlinks rather than following them. */
-async function removeEntry(parent: FileHandle, name: string): Promise<void> {
+async function removeEntry(parent: FileHandle, name: Buffer): Promise<void> {
   // Session programs may keep adding entries or swapping things while we delete.
   for (let attempt = 0; ; attempt++) {
     let child: FileHandle;
@@ -673,7 +717,7 @@ async function removeEntry(parent: FileHandle, name: string): Promise<void> {
 }
 
 async function emptyDir(dir: FileHandle): Promise<void> {
-  for (const name of await readdirOf(dir)) await removeEntry(dir, name);
+  for (const name of await rawNamesOf(dir)) await removeEntry(dir, name);
 }
 
 /** Removes a host directory (the session root or its staging dir) with the fd-based walk. */
@@ -693,41 +737,4 @@ async function removeTree(hostPath: string): Promise<void> {
   await fsp.rmdir(hostPath).catch((e) => {
     if (errno(e) !== "ENOENT") throw e;
   });
-}
-
-/** Splits a session path into names, refusing anything paths.ts would never produce. */
-function splitPath(path: string): string[] {
-  if (typeof path !== "string" || path.startsWith("/") || path.includes("\0")) {
-    throw new VfsError("EINVAL", String(path), `EINVAL: not a session path: ${JSON.stringify(path)}`);
-  }
-  if (path === "") return [];
-  const parts = path.split("/");
-  for (const part of parts) {
-    if (part === "" || part === "." || part === "..") {
-      throw new VfsError("EINVAL", path, `EINVAL: not a session path: ${JSON.stringify(path)}`);
-    }
-  }
-  return parts;
-}
-
-/** Splits a path that must not be the root (the root can't be written, removed or moved). */
-function splitChild(path: string): { parents: string[]; name: string } {
-  const parts = splitPath(path);
-  const name = parts.pop();
-  if (name === undefined) throw new VfsError("EINVAL", path, "EINVAL: not allowed on the root directory");
-  return { parents: parts, name };
-}
-
-/** Paths in the batch that name an ancestor of another path in it: a file can't also be a directory. */
-function checkBatchConflicts(paths: Iterable<string>): void {
-  const all = new Set(paths);
-  for (const path of all) {
-    for (let i = path.indexOf("/"); i >= 0; i = path.indexOf("/", i + 1)) {
-      if (all.has(path.slice(0, i))) throw new VfsError("ENOTDIR", path);
-    }
-  }
-}
-
-function compareNames(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }

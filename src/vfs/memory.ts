@@ -5,8 +5,8 @@
 
 import type { DirEntry, FileWrite, Quota, Stat, Usage, Vfs } from "./vfs.ts";
 import { VfsError } from "./vfs.ts";
+import { checkBatchConflicts, compareNames, DEFAULT_QUOTA, splitChild, splitPath } from "./shared.ts";
 
-const DEFAULT_QUOTA: Quota = Object.freeze({ maxBytes: 256 * 1024 * 1024, maxFiles: 10_000 });
 const CHUNK_BYTES = 64 * 1024;
 const FILE_MODE = 0o644;
 const DIR_MODE = 0o755;
@@ -43,29 +43,6 @@ class DirNode {
 
 type Node = FileNode | DirNode;
 
-/** Splits a session path into names, refusing anything paths.ts would never produce. */
-function splitPath(path: string): string[] {
-  if (typeof path !== "string" || path.startsWith("/") || path.includes("\0")) {
-    throw new VfsError("EINVAL", String(path), `EINVAL: not a session path: ${JSON.stringify(path)}`);
-  }
-  if (path === "") return [];
-  const parts = path.split("/");
-  for (const part of parts) {
-    if (part === "" || part === "." || part === "..") {
-      throw new VfsError("EINVAL", path, `EINVAL: not a session path: ${JSON.stringify(path)}`);
-    }
-  }
-  return parts;
-}
-
-/** Splits a path that must not be the root (the root can't be written, removed or moved). */
-function splitChild(path: string): { parents: string[]; name: string } {
-  const parts = splitPath(path);
-  const name = parts.pop();
-  if (name === undefined) throw new VfsError("EINVAL", path, "EINVAL: not allowed on the root directory");
-  return { parents: parts, name };
-}
-
 function statOf(node: Node): Stat {
   const isFile = node instanceof FileNode;
   return {
@@ -89,16 +66,6 @@ function measure(node: Node): Usage {
     else for (const child of next.children.values()) pending.push(child);
   }
   return total;
-}
-
-/** Paths in the batch that name an ancestor of another path in it: a file can't also be a directory. */
-function checkBatchConflicts(paths: Iterable<string>): void {
-  const all = new Set(paths);
-  for (const path of all) {
-    for (let i = path.indexOf("/"); i >= 0; i = path.indexOf("/", i + 1)) {
-      if (all.has(path.slice(0, i))) throw new VfsError("ENOTDIR", path);
-    }
-  }
 }
 
 export class MemoryVfs implements Vfs {
@@ -381,10 +348,6 @@ export class MemoryVfs implements Vfs {
     if (node instanceof DirNode && old instanceof FileNode) throw new VfsError("ENOTDIR", to);
     if (old instanceof DirNode && old.children.size > 0) throw new VfsError("ENOTEMPTY", to);
   }
-}
-
-function compareNames(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /** Appends in place when there is spare capacity, else grows by half again to amortise copies. */

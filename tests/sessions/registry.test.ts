@@ -264,7 +264,7 @@ describe("registry: limits", () => {
         assert.match(cpu.message, /3/);
         assert.equal(factory.created, 0);
         const { session } = await registry.create(req("max", { memoryMiB: 1024, cpus: 2 }));
-        assert.deepEqual(session.init.limits, { memoryMiB: 1024, cpus: 2, stepTimeoutMs: 60_000 });
+        assert.deepEqual(session.init.limits, { memoryMiB: 1024, cpus: 2, stepTimeoutMs: 60_000, outputBytes: 16 * 1024 * 1024 });
       },
       { maxMemoryMiB: 1024, maxCpus: 2 },
     ));
@@ -273,7 +273,7 @@ describe("registry: limits", () => {
     withRegistry(
       async (registry) => {
         const { session } = await registry.create(req("plain"));
-        assert.deepEqual(session.init.limits, { memoryMiB: 256, cpus: 1, stepTimeoutMs: 5000 });
+        assert.deepEqual(session.init.limits, { memoryMiB: 256, cpus: 1, stepTimeoutMs: 5000, outputBytes: 16 * 1024 * 1024 });
       },
       { defaultMemoryMiB: 256, defaultCpus: 1, stepTimeoutMs: 5000 },
     ));
@@ -284,11 +284,11 @@ describe("registry: limits", () => {
     const registry = registryWith({ stepTimeoutMs: 10_000, defaultMemoryMiB: 128, maxMemoryMiB: 2048, maxCpus: 4 }, [generous, strict]);
     try {
       const a = (await registry.create(req("a"))).session;
-      assert.deepEqual(a.init.limits, { memoryMiB: 768, cpus: 2, stepTimeoutMs: 10_000 });
+      assert.deepEqual(a.init.limits, { memoryMiB: 768, cpus: 2, stepTimeoutMs: 10_000, outputBytes: 16 * 1024 * 1024 });
       const b = (await registry.create(req("b", { memoryMiB: 512, cpus: 3 }))).session;
-      assert.deepEqual(b.init.limits, { memoryMiB: 512, cpus: 3, stepTimeoutMs: 10_000 });
+      assert.deepEqual(b.init.limits, { memoryMiB: 512, cpus: 3, stepTimeoutMs: 10_000, outputBytes: 16 * 1024 * 1024 });
       const c = (await registry.create(req("c", { image: "python" }))).session;
-      assert.deepEqual(c.init.limits, { memoryMiB: 128, cpus: 1, stepTimeoutMs: 1500 }, "a stricter kernel default stays");
+      assert.deepEqual(c.init.limits, { memoryMiB: 128, cpus: 1, stepTimeoutMs: 1500, outputBytes: 16 * 1024 * 1024 }, "a stricter kernel default stays");
     } finally {
       await registry.close();
     }
