@@ -2,7 +2,7 @@
 // flags and environment variables, validates them with the config schema and
 // serves the API on Node until SIGTERM or SIGINT.
 
-import { tmpdir } from "node:os";
+import { homedir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { createApp } from "./app.ts";
@@ -33,7 +33,9 @@ async function serve(argv: string[]): Promise<void> {
     console.log(USAGE);
     return;
   }
-  const raw: Record<string, unknown> = { dataDir: join(tmpdir(), "kiln-data") };
+  // A private default: a predictable name in world-writable /tmp could be made first by another user.
+  const dataHome = process.env.XDG_DATA_HOME || join(homedir(), ".local", "share");
+  const raw: Record<string, unknown> = { dataDir: join(dataHome, "kiln", "sessions") };
   if (process.env.PORT) raw.port = process.env.PORT;
   for (const option of OPTIONS) {
     const value = values[option.flag.slice(2)] ?? process.env[option.env];
@@ -54,9 +56,14 @@ async function serve(argv: string[]): Promise<void> {
     if (stopping) return;
     stopping = true;
     console.log(`${signal}: destroying ${app.registry.size} session(s) and stopping`);
-    await app.close();
-    await server.close();
-    process.exit(0);
+    try {
+      await app.close();
+      await server.close();
+    } catch (error) {
+      console.error("kiln: shutdown:", error);
+    } finally {
+      process.exit(0);
+    }
   };
   process.on("SIGTERM", () => void stop("SIGTERM"));
   process.on("SIGINT", () => void stop("SIGINT"));

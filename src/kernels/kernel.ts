@@ -24,8 +24,12 @@ export interface InputRequest {
 }
 
 export interface StepIO {
-  /** Program output. Bytes are decoded as UTF-8 with replacement, incrementally per stream. */
-  write(stream: "stdout" | "stderr", data: string | Uint8Array): void;
+  /**
+   * Program output. Bytes are decoded as UTF-8 with replacement, incrementally per stream.
+   * Returns false once the run's output limit is reached: everything further is dropped,
+   * so a kernel may stop producing it.
+   */
+  write(stream: "stdout" | "stderr", data: string | Uint8Array): boolean;
   /** A rich item (media, html, log). */
   emit(item: ConsoleItem): void;
   /**
@@ -76,7 +80,7 @@ export interface SessionLimits {
   memoryMiB: number;
   /** CPU cores, from config.resources.cpu or the server default. */
   cpus: number;
-  /** Output bytes per run, stdout and stderr together; past it the kernel drops output and says so once on stderr. */
+  /** Output bytes per run, stdout and stderr together; the run drops what is past it and says so once on stderr. */
   outputBytes: number;
 }
 

@@ -30,8 +30,8 @@ export interface Created {
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-/** Runs one session may hold queued or unread. */
-const MAX_RUNS_PER_SESSION = 32;
+/** Runs one session may hold queued or unread: each holds up to twice the console cap. */
+const MAX_RUNS_PER_SESSION = 16;
 
 export class Registry {
   private readonly byId = new Map<string, Session>();

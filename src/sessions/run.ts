@@ -29,6 +29,8 @@ export type Job = { mode: "query"; code: string } | { mode: "batch"; options: Ba
 
 export interface RunSettings {
   stepTimeoutMs: number;
+  /** Output bytes of the whole run; past it output is dropped with one note on stderr. */
+  outputBytes: number;
   capChars: number;
   /** Every stdout/stderr text, for the session's logs. */
   onOutput(text: string): void;
@@ -56,6 +58,8 @@ export class Run {
   ended = false;
   /** ...and handed to a reader: the run is over for everyone. */
   delivered = false;
+  private outputBytes = 0;
+  private outputCut = false;
 
   constructor(
     readonly id: string,
@@ -120,7 +124,7 @@ export class Run {
     const decoders = { stdout: new TextDecoder(), stderr: new TextDecoder() };
     const io: StepIO = {
       write: (stream, data) => this.output(stream, typeof data === "string" ? data : decoders[stream].decode(data, { stream: true })),
-      emit: (item) => (item[0] === "stdout" || item[0] === "stderr" ? this.output(item[0], item[1]) : this.buffer.emit(item)),
+      emit: (item) => void (item[0] === "stdout" || item[0] === "stderr" ? this.output(item[0], item[1]) : this.buffer.emit(item)),
       readInput: (request) => this.waitForInput(request, controller.signal, timer),
       signal: controller.signal,
     };
@@ -159,10 +163,19 @@ export class Run {
     });
   }
 
-  private output(stream: "stdout" | "stderr", text: string): void {
-    if (text === "") return;
+  /** Records output; false once the run's output limit has cut it off. */
+  private output(stream: "stdout" | "stderr", text: string): boolean {
+    if (this.outputCut) return false;
+    if (text === "") return true;
+    this.outputBytes += utf8Length(text);
+    if (this.outputBytes > this.settings.outputBytes) {
+      this.outputCut = true;
+      text = `\n[output limit of ${this.settings.outputBytes} bytes per run reached; further output is dropped]\n`;
+      stream = "stderr";
+    }
     this.buffer.write(stream, text);
     this.settings.onOutput(text);
+    return !this.outputCut;
   }
 
   private end(outcome: Outcome): void {
@@ -254,4 +267,19 @@ class StepTimer {
     clearTimeout(this.timer);
     this.timer = undefined;
   }
+}
+
+/** UTF-8 length of a string without encoding it (a lone surrogate counts as U+FFFD's 3 bytes). */
+function utf8Length(text: string): number {
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x80) bytes += 1;
+    else if (code < 0x800) bytes += 2;
+    else if (code >= 0xd800 && code <= 0xdbff && i + 1 < text.length && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      bytes += 4;
+      i++;
+    } else bytes += 3;
+  }
+  return bytes;
 }

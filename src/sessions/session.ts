@@ -82,11 +82,13 @@ export class Session {
     }
     const run = new Run(runId, job, {
       stepTimeoutMs: this.init.limits.stepTimeoutMs,
+      outputBytes: this.init.limits.outputBytes,
       capChars: this.settings.consoleCapChars,
       onOutput: (text) => this.appendLog(text),
     });
     this.runs.set(runId, run);
-    this.enqueue(async () => {
+    // run.execute() records its own failures; the catch only keeps a future bug from crashing the process.
+    void this.enqueue(async () => {
       this.active = run;
       this.numQueriesExecuted++;
       try {
@@ -94,7 +96,7 @@ export class Session {
       } finally {
         this.active = null;
       }
-    });
+    }).catch(() => undefined);
     return this.read(run);
   }
 

@@ -165,6 +165,16 @@ describe("isolate kernel over HTTP", () => {
     await client.destroy(b);
   });
 
+  test("output past the session's limit is cut with one note, and the next run is whole", async () => {
+    const id = await session("javascript", { config: { limits: { outputBytes: 10_000 } } });
+    const run = await client.query(id, "for (let i = 0; i < 100000; i++) console.log('line', i)");
+    assert.equal(run.final.exitCode, 0);
+    assert.ok(run.stdout.length <= 10_000, `${run.stdout.length} characters came through`);
+    assert.equal(run.stderr, "\n[output limit of 10000 bytes per run reached; further output is dropped]\n");
+    assert.equal((await client.query(id, "console.log('fresh run')")).stdout, "fresh run\n");
+    await client.destroy(id);
+  });
+
   test("completion and restart work through the API", async () => {
     const id = await session();
     await client.query(id, "var config = { verbose: true, version: 2 }");

@@ -12,14 +12,19 @@ export class TestIO implements StepIO {
   private readonly controller = new AbortController();
   private readonly decoders = { stdout: new TextDecoder(), stderr: new TextDecoder() };
 
-  constructor(private readonly inputs: string[] = []) {}
+  constructor(
+    private readonly inputs: string[] = [],
+    private readonly limit = Infinity,
+  ) {}
 
   get signal(): AbortSignal {
     return this.controller.signal;
   }
 
-  write(stream: "stdout" | "stderr", data: string | Uint8Array): void {
+  /** Output as the run would take it; false (stop producing) once more than `limit` characters came. */
+  write(stream: "stdout" | "stderr", data: string | Uint8Array): boolean {
     this[stream] += typeof data === "string" ? data : this.decoders[stream].decode(data, { stream: true });
+    return this.stdout.length + this.stderr.length <= this.limit;
   }
 
   emit(): void {}

@@ -661,12 +661,12 @@ describe("limits and bookkeeping", () => {
   });
   after(() => env.registry.close());
 
-  it("too-many-runs past 32 unfinished runs; accepted again once they are read", async () => {
+  it("too-many-runs past 16 unfinished runs; accepted again once they are read", async () => {
     const session = await env.newSession();
     const head = await session.start("head", query("spin"));
     assert.equal(head.status, "continued");
     const queued: Promise<RunResult>[] = [];
-    for (let i = 1; i < 32; i++) queued.push(session.start(`q${i}`, query(`print ${i}`)));
+    for (let i = 1; i < 16; i++) queued.push(session.start(`q${i}`, query(`print ${i}`)));
     await rejectsCode(() => session.start("one-too-many", query("print no")), "too-many-runs");
     await rejectsCode(() => session.start("another", batch({ exec: "print no" })), "too-many-runs");
 
@@ -684,7 +684,7 @@ describe("limits and bookkeeping", () => {
     const fast = makeEnv({ flushIntervalMs: 20 });
     try {
       const session = await fast.newSession();
-      for (let i = 0; i < 36; i++) {
+      for (let i = 0; i < 20; i++) {
         const r = await session.start(`unread${i}`, query("sleep 30"));
         assert.equal(r.status, "continued"); // never read again
       }
@@ -782,6 +782,38 @@ describe("byte output from kernels", () => {
       assert.deepEqual(r.console, [["stdout", "a€b\uFFFD"]]);
     } finally {
       await registry.close();
+    }
+  });
+});
+
+describe("Run: the output limit per run", () => {
+  it("drops output past outputBytes, across steps, with one note on stderr; the next run starts afresh", async () => {
+    const env = makeEnv({ runOutputMaxBytes: 4096, consoleCapChars: 1 << 20 });
+    try {
+      const session = await env.newSession();
+      const results = await runToEnd(session, "big", batch({ build: "flood 3000", exec: "flood 3000 stderr; print after" }));
+      const stdout = text(results);
+      const stderr = text(results, "stderr");
+      assert.equal(stdout, "x".repeat(3000));
+      // The exec step's first 1 KiB chunk still fits (4024 bytes); the next one crosses the limit.
+      assert.equal(stderr, "x".repeat(1024) + "\n[output limit of 4096 bytes per run reached; further output is dropped]\n");
+      assert.equal(results.at(-1)!.exitCode, 0, "the program itself is not stopped");
+      assert.equal(text(await runToEnd(session, "next", query("flood 4000"))), "x".repeat(4000));
+    } finally {
+      await env.registry.close();
+    }
+  });
+
+  it("counts bytes, not characters", async () => {
+    const env = makeEnv({ runOutputMaxBytes: 1024 });
+    try {
+      const session = await env.newSession();
+      // 400 × "é" is 800 bytes; twice that is over 1024.
+      const results = await runToEnd(session, "utf8", query(`chunk ${"é".repeat(400)}; chunk ${"é".repeat(400)}`));
+      assert.equal(text(results), "é".repeat(400));
+      assert.match(text(results, "stderr"), /output limit of 1024 bytes/);
+    } finally {
+      await env.registry.close();
     }
   });
 });

@@ -74,14 +74,16 @@ export class HostBridge {
     ];
   }
 
-  private write(items: unknown): void {
+  /** Hands output to the run; false (to the runtime) once the run drops output. */
+  private write(items: unknown): boolean {
     const io = this.io;
-    if (!io || io.signal.aborted || !Array.isArray(items)) return;
+    if (!io || io.signal.aborted || !Array.isArray(items)) return true;
+    let more = true;
     for (const raw of items.slice(0, 100_000) as OutItem[]) {
       if (!raw || typeof raw !== "object") continue;
       const stream = raw.s === 2 ? "stderr" : "stdout";
-      if ("t" in raw && typeof raw.t === "string") io.write(stream, raw.t);
-      else if ("b" in raw && raw.b instanceof Uint8Array) io.write(stream, raw.b);
+      if ("t" in raw && typeof raw.t === "string") more = io.write(stream, raw.t) && more;
+      else if ("b" in raw && raw.b instanceof Uint8Array) more = io.write(stream, raw.b) && more;
       else if ("f" in raw) {
         const options = raw.o && typeof raw.o === "object" ? raw.o : {};
         let text: string;
@@ -91,9 +93,10 @@ export class HostBridge {
           text = `[output could not be formatted: ${error instanceof Error ? error.message : String(error)}]`;
         }
         const indent = typeof raw.i === "number" && raw.i > 0 ? " ".repeat(Math.min(raw.i, 100)) : "";
-        io.write(stream, (indent ? text.replace(/^/gm, indent) : text) + "\n");
+        more = io.write(stream, (indent ? text.replace(/^/gm, indent) : text) + "\n") && more;
       }
     }
+    return more;
   }
 
   private call(op: unknown, args: unknown): Reply {

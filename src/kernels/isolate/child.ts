@@ -17,6 +17,8 @@ const factory = createFactory(ivm, options);
 
 const kernels = new Map<number, Kernel>();
 const runs = new Map<number, AbortController>();
+/** Runs whose output the server already cuts off (see "output-cut"). */
+const outputCut = new Set<number>();
 const questions = new Map<number, { resolve(value: unknown): void; reject(error: unknown): void }>();
 let nextQuestion = 1;
 
@@ -60,7 +62,11 @@ function remoteVfs(kid: number): Vfs {
 function remoteIO(rid: number, signal: AbortSignal): StepIO {
   return {
     signal,
-    write: (stream, data) => send({ t: "write", rid, stream, data }),
+    write: (stream, data) => {
+      if (outputCut.has(rid)) return false;
+      send({ t: "write", rid, stream, data });
+      return true;
+    },
     emit: () => {},
     readInput: (request: InputRequest) => {
       if (signal.aborted) return Promise.reject(signal.reason);
@@ -83,6 +89,7 @@ async function perform(rid: number, kernel: Kernel, call: KernelCall): Promise<u
         return call.method === "query" ? await kernel.query(call.code, io) : await kernel.step(call.step, call.command, io);
       } finally {
         runs.delete(rid);
+        outputCut.delete(rid);
       }
     }
     case "complete":
@@ -104,6 +111,9 @@ async function handle(message: ToChild): Promise<void> {
     }
     case "abort":
       runs.get(message.rid)?.abort(new StepAbort(message.reason));
+      return;
+    case "output-cut":
+      if (runs.has(message.rid)) outputCut.add(message.rid);
       return;
     case "create":
     case "call": {

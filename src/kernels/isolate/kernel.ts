@@ -230,7 +230,6 @@ export class IsolateKernel implements Kernel {
       env: { ...this.context.environ },
       version: this.deps.nodeVersion,
       versions: this.deps.nodeVersions,
-      outputLimit: this.context.limits.outputBytes,
       repl,
     };
   }

@@ -129,7 +129,7 @@ class SandboxProcess {
         return;
       }
       case "write":
-        this.pending.get(m.rid)?.io?.write(m.stream, m.data);
+        if (this.pending.get(m.rid)?.io?.write(m.stream, m.data) === false) this.child?.send({ t: "output-cut", rid: m.rid } satisfies ToChild);
         return;
       case "input": {
         const io = this.pending.get(m.rid)?.io;

@@ -33,6 +33,8 @@ export type ToChild =
   | { t: "create"; rid: number; kid: number; spec: KernelSpec }
   | { t: "call"; rid: number; kid: number; call: KernelCall }
   | { t: "abort"; rid: number; reason: StepAbortReason }
+  /** The run dropped output past its limit: the child's io.write answers false from now on. */
+  | { t: "output-cut"; rid: number }
   | { t: "answer"; qid: number; ok: true; value: unknown }
   | { t: "answer"; qid: number; ok: false; error: WireError };
 

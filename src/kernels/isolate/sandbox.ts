@@ -70,7 +70,7 @@ export class ProgramContext {
     return new ProgramContext(context, fns);
   }
 
-  async init(ivm: IVM, bridge: HostBridge, config: ProcessConfig & { outputLimit: number; repl: boolean }): Promise<void> {
+  async init(ivm: IVM, bridge: HostBridge, config: ProcessConfig & { repl: boolean }): Promise<void> {
     const args = [...bridge.transferables(), new ivm.ExternalCopy(config).copyInto()] as never[];
     await this.fns.init.apply(undefined, args);
   }

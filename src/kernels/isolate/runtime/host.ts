@@ -27,8 +27,8 @@ export interface HostError {
 }
 
 export interface Bridge {
-  /** Delivers output items (sync, so a flood of output is paced by the host). */
-  write(items: OutItem[]): void;
+  /** Delivers output items (sync, so a flood of output is paced by the host); false once the run drops output. */
+  write(items: OutItem[]): boolean;
   /** Formats trees with node:util on the host: util.format when `fmt`, else util.inspect of the first. */
   format(trees: Tree[], fmt: boolean, options: Record<string, unknown>): string;
   /** Starts an operation; replies at once or with { pending: true }. */
@@ -86,29 +86,16 @@ const FLUSH_CHARS = 64 * 1024;
 let queue: OutItem[] = [];
 let queued = 0;
 let lastFlush = Date.now();
-let written = 0;
-let limit = Infinity;
+/** The host said the run's output limit is reached: stop shipping output it would drop. */
 let overLimit = false;
-
-export function setOutputLimit(bytes: number): void {
-  limit = bytes;
-}
 
 /** Starts a new run's output accounting. */
 export function resetOutput(): void {
-  written = 0;
   overLimit = false;
 }
 
 export function emit(item: OutItem, size: number): void {
   if (overLimit) return;
-  written += size;
-  if (written > limit) {
-    overLimit = true;
-    queue.push({ s: 2, t: `\n[output limit of ${limit} bytes per run reached; further output is dropped]\n` });
-    flush();
-    return;
-  }
   queue.push(item);
   queued += size;
   if (queued >= FLUSH_CHARS || Date.now() - lastFlush >= FLUSH_MS) flush();
@@ -120,5 +107,5 @@ export function flush(): void {
   const items = queue;
   queue = [];
   queued = 0;
-  bridge.write(items);
+  if (bridge.write(items) === false) overLimit = true;
 }

@@ -4,7 +4,7 @@
 // (the host takes a Reference to it and deletes the global at once) and the
 // internals ES module wrappers need, under Symbol.for("kiln.internal").
 
-import { flush, resetOutput, setBridge, setOutputLimit, type Bridge } from "./host.ts";
+import { flush, resetOutput, setBridge, type Bridge } from "./host.ts";
 import { atob, btoa, TextDecoder, TextEncoder } from "./encoding.ts";
 import { Buffer } from "./buffer.ts";
 import { clearAllTimers, clearTimer, ExitSignal, runOne, setImmediate, setInterval, setTimeout, state } from "./loop.ts";
@@ -133,7 +133,6 @@ function resetRun(): void {
 }
 
 export interface InitConfig extends ProcessConfig {
-  outputLimit: number;
   repl: boolean;
 }
 
@@ -147,7 +146,6 @@ const control = {
     config: InitConfig,
   ): void {
     setBridge({ write, format, call, take, flag: new Int32Array(sab) });
-    setOutputLimit(config.outputLimit);
     process.configure(config);
     if (config.repl) {
       const mod = replModule();
