@@ -61,7 +61,7 @@ export interface OptionDoc {
 export const OPTIONS: readonly OptionDoc[] = [
   { key: "host", flag: "--host", env: "KILN_HOST", help: "address to listen on; a non-loopback address exposes the API to the network" },
   { key: "port", flag: "--port", env: "KILN_PORT", help: "port to listen on (PORT is honoured too); 0 picks a free one" },
-  { key: "dataDir", flag: "--data-dir", env: "KILN_DATA_DIR", help: "directory for disk-backed sessions (default: <tmpdir>/kiln-data)" },
+  { key: "dataDir", flag: "--data-dir", env: "KILN_DATA_DIR", help: "directory for disk-backed sessions (default: $XDG_DATA_HOME/kiln/sessions or ~/.local/share/kiln/sessions)" },
   { key: "maxSessions", flag: "--max-sessions", env: "KILN_MAX_SESSIONS", help: "live sessions at most; more → 503" },
   { key: "idleTimeoutMs", flag: "--idle-timeout-ms", env: "KILN_IDLE_TIMEOUT_MS", help: "an idle session is destroyed after this long" },
   { key: "flushIntervalMs", flag: "--flush-interval-ms", env: "KILN_FLUSH_INTERVAL_MS", help: "an execute call answers `continued` after this long without a control event" },

@@ -3,6 +3,7 @@
 
 import { isolateKernelFactory, isolateUnavailableReason } from "./isolate/index.ts";
 import type { KernelFactory } from "./kernel.ts";
+import { loadPodmanKernels } from "./podman/index.ts";
 
 export interface KernelSet {
   kernels: KernelFactory[];
@@ -16,5 +17,8 @@ export async function defaultKernels(): Promise<KernelSet> {
   const isolate = isolateKernelFactory();
   if (isolate) kernels.push(isolate);
   else missing.isolate = isolateUnavailableReason() ?? "isolated-vm did not load";
+  const podman = await loadPodmanKernels();
+  if (podman.factory) kernels.push(podman.factory);
+  if (podman.reason) missing.podman = podman.reason;
   return { kernels, missing };
 }
