@@ -15,10 +15,40 @@ if (!ivm) process.exit(70);
 const options = JSON.parse(process.env.KILN_ISOLATE_OPTIONS ?? "{}") as IsolateKernelOptions;
 const factory = createFactory(ivm, options);
 
+/**
+ * How long an aborted run may take to stop, and a call outside any run (completion,
+ * restart, destroy) to answer, before this process gives itself up. isolated-vm copies
+ * a thrown value or an unhandled rejection's reason after a call's timeout has ended,
+ * running the program's getters and Proxy traps where neither the timeout nor
+ * Isolate#dispose() can stop them: a thread spinning there is only stopped with its
+ * process. The server then starts a new one (see process-host.ts).
+ */
+const WEDGED_MS = 3000;
+
+function giveUp(what: string): void {
+  process.stderr.write(`kiln: ${what} within ${WEDGED_MS} ms; an isolate thread is stuck where V8 cannot interrupt it, so the sandbox process ends\n`);
+  process.kill(process.pid, "SIGKILL");
+}
+
+/** `work`, or the end of this process if it has not settled within WEDGED_MS. */
+function watched<T>(work: Promise<T>, what: string): Promise<T> {
+  const timer = setTimeout(() => giveUp(what), WEDGED_MS);
+  return work.finally(() => clearTimeout(timer));
+}
+
 const kernels = new Map<number, Kernel>();
 const runs = new Map<number, AbortController>();
 /** Runs whose output the server already cuts off (see "output-cut"). */
 const outputCut = new Set<number>();
+/** Output not yet sent, per run: a flood goes out as a few large messages, so other sessions' messages are not stuck behind thousands of small ones. */
+const unsent = new Map<number, { stream: "stdout" | "stderr"; data: string | Uint8Array }[]>();
+
+function sendOutput(rid: number): void {
+  const items = unsent.get(rid);
+  if (!items) return;
+  unsent.delete(rid);
+  send({ t: "write", rid, items });
+}
 const questions = new Map<number, { resolve(value: unknown): void; reject(error: unknown): void }>();
 let nextQuestion = 1;
 
@@ -64,7 +94,12 @@ function remoteIO(rid: number, signal: AbortSignal): StepIO {
     signal,
     write: (stream, data) => {
       if (outputCut.has(rid)) return false;
-      send({ t: "write", rid, stream, data });
+      const items = unsent.get(rid);
+      if (items) items.push({ stream, data });
+      else {
+        unsent.set(rid, [{ stream, data }]);
+        queueMicrotask(() => sendOutput(rid));
+      }
       return true;
     },
     emit: () => {},
@@ -72,6 +107,7 @@ function remoteIO(rid: number, signal: AbortSignal): StepIO {
       if (signal.aborted) return Promise.reject(signal.reason);
       return new Promise<string>((resolve, reject) => {
         signal.addEventListener("abort", () => reject(signal.reason), { once: true });
+        sendOutput(rid);
         ask<string>({ t: "input", rid, request }).then(resolve, reject);
       });
     },
@@ -93,11 +129,11 @@ async function perform(rid: number, kernel: Kernel, call: KernelCall): Promise<u
       }
     }
     case "complete":
-      return kernel.complete(call.code, call.options);
+      return watched(kernel.complete(call.code, call.options), "a completion did not answer");
     case "restart":
-      return kernel.restart();
+      return watched(kernel.restart(), "a kernel restart did not finish");
     case "destroy":
-      return kernel.destroy();
+      return watched(kernel.destroy(), "a kernel did not go away");
   }
 }
 
@@ -109,9 +145,14 @@ async function handle(message: ToChild): Promise<void> {
       if (q) message.ok ? q.resolve(message.value) : q.reject(fromWire(message.error));
       return;
     }
-    case "abort":
-      runs.get(message.rid)?.abort(new StepAbort(message.reason));
+    case "abort": {
+      const run = runs.get(message.rid);
+      if (!run || run.signal.aborted) return;
+      run.abort(new StepAbort(message.reason));
+      const timer = setTimeout(() => runs.get(message.rid) === run && giveUp("an aborted run did not stop"), WEDGED_MS);
+      timer.unref();
       return;
+    }
     case "output-cut":
       if (runs.has(message.rid)) outputCut.add(message.rid);
       return;
@@ -128,8 +169,10 @@ async function handle(message: ToChild): Promise<void> {
           value = await perform(rid, kernel, message.call);
           if (message.call.method === "destroy") kernels.delete(kid);
         }
+        sendOutput(rid);
         send({ t: "reply", rid, ok: true, value, stats: kernels.get(kid)?.stats() });
       } catch (error) {
+        sendOutput(rid);
         send({ t: "reply", rid, ok: false, error: toWire(error) });
       }
     }
@@ -137,5 +180,7 @@ async function handle(message: ToChild): Promise<void> {
 }
 
 process.on("message", (message: ToChild) => void handle(message));
-process.on("disconnect", () => process.exit(0));
+// Not process.exit(): its clean-up waits for every isolate thread, and one stuck as described
+// at WEDGED_MS would keep this process, orphaned, burning a core after the server is gone.
+process.on("disconnect", () => process.kill(process.pid, "SIGKILL"));
 send({ t: "ready" });

@@ -6,12 +6,16 @@
 // its next run, files kept.
 
 import { fork, type ChildProcess } from "node:child_process";
+import { tmpdir } from "node:os";
 import { fileURLToPath } from "node:url";
 import type { BatchStep, Kernel, KernelContext, StepIO } from "../kernel.ts";
 import type { Vfs } from "../../vfs/vfs.ts";
 import { DEFAULT_LIMITS, type IsolateKernelFactory, type IsolateKernelOptions } from "./factory.ts";
 import { toWire, VFS_METHODS, type KernelCall, type KernelSpec, type ToChild, type ToParent, type VfsMethod, type Without } from "./protocol.ts";
 import { MEMORY_EXIT } from "./run.ts";
+
+/** The uid and gid the sandbox process drops to when the server runs as root. */
+const NOBODY = 65534;
 
 interface Pending {
   resolve(value: unknown): void;
@@ -54,13 +58,18 @@ class SandboxProcess {
       serialization: "advanced",
       // V8's out-of-memory report is long and says nothing the operator can act on: one line is logged instead.
       stdio: ["ignore", "ignore", "pipe", "ipc"],
-      env: { ...process.env, KILN_ISOLATE_OPTIONS: JSON.stringify(this.options) },
+      // Defence in depth should an isolate ever be escaped: none of the server's environment,
+      // and no root (nobody's uid when the server runs as root).
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", TMPDIR: tmpdir(), LANG: "C.UTF-8", KILN_ISOLATE_OPTIONS: JSON.stringify(this.options) },
+      ...(process.getuid?.() === 0 ? { uid: NOBODY, gid: NOBODY } : {}),
     });
     this.child = child;
     this.generation++;
+    let started = false;
     this.ready = new Promise<void>((resolve, reject) => {
       const onMessage = (m: ToParent) => {
         if (m.t === "ready") {
+          started = true;
           child.off("exit", onEarlyExit);
           resolve();
         }
@@ -81,6 +90,9 @@ class SandboxProcess {
         process.stderr.write(`kiln: the isolate sandbox process ended (${signal ?? `exit ${code}`}${oom ? ", a program exhausted V8's heap" : ""}); runs in flight end with 137, sessions continue in a new one\n`);
       }
       this.onExit(child);
+      // The next run should not pay for the new process's start (it counts against its time
+      // limit); a process that never got ready is not retried until something needs it.
+      if (started && !this.closed && this.child === null) this.start().catch(() => {});
     });
   }
 
@@ -128,9 +140,14 @@ class SandboxProcess {
         } else p.reject(Object.assign(new Error(m.error.message), { name: m.error.name }));
         return;
       }
-      case "write":
-        if (this.pending.get(m.rid)?.io?.write(m.stream, m.data) === false) this.child?.send({ t: "output-cut", rid: m.rid } satisfies ToChild);
+      case "write": {
+        const io = this.pending.get(m.rid)?.io;
+        if (!io) return;
+        let more = true;
+        for (const item of m.items) more = io.write(item.stream, item.data) && more;
+        if (!more) this.child?.send({ t: "output-cut", rid: m.rid } satisfies ToChild);
         return;
+      }
       case "input": {
         const io = this.pending.get(m.rid)?.io;
         this.answer(m.qid, () => (io ? io.readInput(m.request) : Promise.reject(new Error("no run is waiting for input"))));

@@ -43,7 +43,8 @@ export type ToParent =
   | { t: "ready" }
   | { t: "reply"; rid: number; ok: true; value: unknown; stats?: Record<string, number> }
   | { t: "reply"; rid: number; ok: false; error: WireError }
-  | { t: "write"; rid: number; stream: "stdout" | "stderr"; data: string | Uint8Array }
+  /** Output of one run, batched: one message per burst rather than per console item. */
+  | { t: "write"; rid: number; items: { stream: "stdout" | "stderr"; data: string | Uint8Array }[] }
   | { t: "vfs"; qid: number; kid: number; method: VfsMethod; args: unknown[] }
   | { t: "input"; qid: number; rid: number; request: InputRequest };
 

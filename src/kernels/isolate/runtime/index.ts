@@ -27,6 +27,19 @@ function define(name: string, value: unknown): void {
   Object.defineProperty(g, name, { value, writable: true, configurable: true, enumerable: false });
 }
 
+// Even without resize() and grow(), a resizable or growable buffer reserves address space
+// for its maxByteLength at once, outside the heap limit: a loop of them aborts the whole
+// sandbox process. The constructors ignore the options argument, as engines without the
+// feature do; the prototypes (and instanceof) stay the built-in ones.
+for (const name of ["ArrayBuffer", "SharedArrayBuffer"] as const) {
+  const Builtin = g[name] as new (length?: number) => object;
+  const FixedLength: typeof Builtin = new Proxy(Builtin, {
+    construct: (target, args, newTarget) => Reflect.construct(target, [args[0]], newTarget === FixedLength ? target : newTarget),
+  });
+  Object.defineProperty(Builtin.prototype, "constructor", { value: FixedLength, writable: true, configurable: true, enumerable: false });
+  define(name, FixedLength);
+}
+
 const queueMicrotask = (fn: () => void) => {
   if (typeof fn !== "function") throw new TypeError('The "callback" argument must be of type function.');
   Promise.resolve().then(() => {
