@@ -106,6 +106,8 @@ export interface KernelFactory {
   readonly defaults?: Partial<SessionLimits>;
   /** Owner of files the server writes into disk-backed sessions (the container's user). */
   readonly owner?: { uid: number; gid: number };
+  /** Programs write to the session directory directly, so the quota needs a filesystem of its own. */
+  readonly confineDisk?: boolean;
   create(context: KernelContext): Promise<Kernel>;
   /** Called once at server shutdown, after every session is destroyed. */
   close?(): Promise<void>;

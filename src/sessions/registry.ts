@@ -42,6 +42,8 @@ export class Registry {
   private closed = false;
   /** Sessions being created right now: they count against maxSessions. */
   private creating = 0;
+  /** Session filesystems that crashed servers left in the data directory, removed at start (see sweepOrphans). */
+  readonly orphansSwept: Promise<string[]>;
 
   constructor(
     private readonly config: KilnConfig,
@@ -51,6 +53,8 @@ export class Registry {
     this.gcTimer = setInterval(() => void this.collectIdle().catch(() => undefined), every);
     // The timer must not keep a process (or a test runner) alive on its own.
     (this.gcTimer as { unref?: () => void }).unref?.();
+    // A sweep that fails leaves the images to the next start.
+    this.orphansSwept = this.sweepOrphans().catch(() => []);
   }
 
   get size(): number {
@@ -96,6 +100,7 @@ export class Registry {
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.gcTimer);
+    await this.orphansSwept;
     // Creates in flight see `closed` when their kernel is ready and free it themselves.
     await Promise.allSettled([...this.pending.values()]);
     const all = this.sessions();
@@ -192,7 +197,21 @@ export class Registry {
     if (!this.config.dataDir) throw new SessionError("kernel-failed", "Disk-backed sessions need a data directory (--data-dir).");
     // Loaded only when needed: the disk backend is Node-API code the edge build does without.
     const { DiskVfs } = await import("../vfs/disk.ts");
-    return DiskVfs.create(`${this.config.dataDir}/${id}`, { quota, ...(factory.owner ? { owner: factory.owner } : {}) });
+    // The image is named after this server, so that a later start can tell it was left by a crash.
+    const confine = factory.confineDisk ? { filesystem: "loop" as const, imageTag: (await import("../instance.ts")).currentInstanceId() } : {};
+    return DiskVfs.create(`${this.config.dataDir}/${id}`, { quota, ...(factory.owner ? { owner: factory.owner } : {}), ...confine });
+  }
+
+  /**
+   * Unmounts and deletes the session filesystems of dead servers of this host in the data
+   * directory: a server killed mid-session leaves them mounted. Only where some kernel
+   * confines its sessions' disk (that needs root and mount(8) anyway).
+   */
+  private async sweepOrphans(): Promise<string[]> {
+    const { dataDir } = this.config;
+    if (!dataDir || !this.catalog.factories().some((f) => f.confineDisk)) return [];
+    const [{ DiskVfs }, { instanceAlive }] = await Promise.all([import("../vfs/disk.ts"), import("../instance.ts")]);
+    return DiskVfs.sweepImages(dataDir, (tag) => instanceAlive(tag) === false);
   }
 
   private forget(session: Session): void {

@@ -9,11 +9,17 @@
 // whatever has been renamed since), and do the final operation the same way with a
 // syscall that does not follow its last component (lstat, readlink, mkdir, unlink,
 // rmdir, rename, open with O_NOFOLLOW).
+//
+// Programs also write into the directory directly, past the Vfs and its quota checks.
+// With `filesystem: "loop"` the directory is an ext4 filesystem of its own, in a sparse
+// image file beside it sized to the quota, so those writes end in ENOSPC at the quota
+// instead of filling the host's disk.
 
+import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { constants as C, promises as fsp } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
-import { dirname, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import type { Stats } from "node:fs";
 import type { DirEntry, FileWrite, Quota, Stat, Usage, Vfs, VfsErrorCode } from "./vfs.ts";
 import { VfsError } from "./vfs.ts";
@@ -30,7 +36,29 @@ const READ_FLAGS = C.O_RDONLY | C.O_NOFOLLOW | C.O_NONBLOCK;
 const CREATE_FLAGS = C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW;
 const APPEND_FLAGS = C.O_WRONLY | C.O_APPEND | C.O_NOFOLLOW | C.O_NONBLOCK;
 
-/** errno codes that translate one to one. */
+/** writeFiles' staging directories in the session root: `${STAGING_PREFIX}<24 hex digits>`. */
+const STAGING_PREFIX = ".kiln-staging-";
+
+const MiB = 1024 * 1024;
+/** Block size of session filesystems. */
+const FS_BLOCK = 4096;
+/** ext4's inode size, which the inode tables take per inode. */
+const FS_INODE = 256;
+/** Inodes beyond the quota's entries: the root, a staging directory, ext4's reserved ones. */
+const SPARE_INODES = 64;
+/**
+ * No journal (session files do not outlive a crash), no reserve for root (programs run as
+ * a user), no room to grow; inode tables are left unwritten: the image is fresh and
+ * sparse, so they read as zeros, and writing them would take host disk for nothing.
+ */
+const MKFS_ARGS = ["-q", "-F", "-b", String(FS_BLOCK), "-I", String(FS_INODE), "-m", "0", "-O", "^has_journal,^resize_inode", "-E", "lazy_itable_init=1,nodiscard"];
+/** noinit_itable: nor does the kernel zero the inode tables in the background. */
+const MOUNT_OPTIONS = "loop,nosuid,nodev,noinit_itable";
+/** Image names the sweep recognises: `${root}.${tag}.img`, for roots without a dot in their name. */
+const IMAGE_NAME = /^([^.]+)\.([A-Za-z0-9._-]+)\.img$/;
+const IMAGE_TAG = /^[A-Za-z0-9._-]{1,128}$/;
+
+/** errno codes that translate one to one (ENOSPC and EDQUOT become EQUOTA, see vfsError). */
 const ERRNO_CODES: Record<string, VfsErrorCode> = {
   ENOENT: "ENOENT",
   EEXIST: "EEXIST",
@@ -41,34 +69,45 @@ const ERRNO_CODES: Record<string, VfsErrorCode> = {
   EINVAL: "EINVAL",
   ENAMETOOLONG: "EINVAL",
   ENXIO: "EINVAL", // a socket, or a FIFO opened for writing with no reader
-  EDQUOT: "EQUOTA",
-  ENOSPC: "EQUOTA",
 };
 
 export interface DiskVfsOptions {
   quota?: Quota;
   /** Host uid/gid that created files and directories are given (the session's user). */
   owner?: { uid: number; gid: number };
+  /**
+   * "loop": the root is an ext4 filesystem in a sparse image `${root}.${imageTag}.img`
+   * (mode 0600) sized to the quota and loop-mounted nosuid,nodev. Needs root, mkfs.ext4
+   * and mount(8); create() fails when they do. Default "directory": a plain directory.
+   */
+  filesystem?: "directory" | "loop";
+  /** Names whose image it is, e.g. the server's instance id, for sweepImages after a crash. */
+  imageTag?: string;
 }
 
 export class DiskVfs implements Vfs {
   readonly kind = "disk";
   readonly hostRoot: string;
+  /** The loop filesystem's image file; null for a plain directory. */
+  readonly image: string | null;
   private readonly quota: Quota;
   private readonly owner: { uid: number; gid: number } | undefined;
-  /** Where writeFiles stages bytes before renaming them in: outside the session, same filesystem. */
-  private readonly stagingDir: string;
   /** The tail of the quota-checked writes, which run one at a time (see serialized). */
   private writing: Promise<unknown> = Promise.resolve();
 
   constructor(root: string, options?: DiskVfsOptions) {
     this.hostRoot = resolve(root);
-    this.stagingDir = `${this.hostRoot}.staging`;
     this.quota = options?.quota ?? DEFAULT_QUOTA;
     this.owner = options?.owner;
+    const tag = options?.imageTag;
+    if (tag !== undefined && !IMAGE_TAG.test(tag)) throw new Error(`invalid image tag ${JSON.stringify(tag)}`);
+    this.image = options?.filesystem === "loop" ? `${this.hostRoot}${tag ? `.${tag}` : ""}.img` : null;
   }
 
-  /** Creates the session directory (mode 0o755, owned by `owner` if given) and the Vfs over it. */
+  /**
+   * Creates the session directory (mode 0o755, owned by `owner` if given), with its
+   * filesystem when asked for one, and the Vfs over it; on failure leaves nothing behind.
+   */
   static async create(root: string, options?: DiskVfsOptions): Promise<DiskVfs> {
     // Without /proc every fd path would fail with ENOENT and be taken for a missing file.
     await fsp.access(PROC_FD);
@@ -76,13 +115,58 @@ export class DiskVfs implements Vfs {
     // The data directory is made on first use, private to the server.
     await fsp.mkdir(dirname(vfs.hostRoot), { recursive: true, mode: 0o700 });
     await fsp.mkdir(vfs.hostRoot, { mode: DIR_MODE });
-    const dir = await fsp.open(vfs.hostRoot, DIR_FLAGS);
+    const imagePath = vfs.image;
+    let image: FileHandle | null;
     try {
-      await vfs.own(dir, DIR_MODE);
-    } finally {
-      await dir.close();
+      // wx: a new image, never one (or a symlink) that was there already.
+      image = imagePath ? await fsp.open(imagePath, "wx", 0o600) : null;
+    } catch (error) {
+      await fsp.rmdir(vfs.hostRoot);
+      throw error;
+    }
+    try {
+      if (imagePath && image) await vfs.mountFilesystem(imagePath, image);
+      const dir = await fsp.open(vfs.hostRoot, DIR_FLAGS);
+      try {
+        await vfs.own(dir, DIR_MODE);
+      } finally {
+        await dir.close();
+      }
+    } catch (error) {
+      await vfs.destroy().catch(() => undefined);
+      throw error;
     }
     return vfs;
+  }
+
+  /**
+   * Removes what crashed servers left in `dataDir`: every image `${root}.${tag}.img`
+   * whose tag `isStale` says belongs to a dead owner, with its root (unmounted first).
+   * Returns the images removed; one that can't be is left for the next sweep.
+   */
+  static async sweepImages(dataDir: string, isStale: (tag: string) => boolean): Promise<string[]> {
+    let names: string[];
+    try {
+      names = await fsp.readdir(dataDir);
+    } catch (e) {
+      if (errno(e) === "ENOENT") return [];
+      throw e;
+    }
+    const removed: string[] = [];
+    for (const name of names) {
+      const match = IMAGE_NAME.exec(name);
+      if (!match || !isStale(match[2]!)) continue;
+      const root = join(dataDir, match[1]!);
+      try {
+        await unmount(root);
+        await removeTree(root);
+        await fsp.rm(join(dataDir, name), { force: true });
+        removed.push(join(dataDir, name));
+      } catch {
+        // Still busy, say: the next start tries again.
+      }
+    }
+    return removed;
   }
 
   async stat(path: string): Promise<Stat | null> {
@@ -211,13 +295,10 @@ export class DiskVfs implements Vfs {
     checkBatchConflicts(batch.keys());
     await this.checkQuota(delta, newFiles + newDirs.size, files[0]?.path ?? "");
 
-    const staging = await this.openStaging();
-    try {
+    await this.withStaging(async (staging) => {
       const staged = await this.stageAll(staging, [...batch.values()]);
       await this.commit(staging, staged);
-    } finally {
-      await staging.close();
-    }
+    });
   }
 
   private async appendFileNow(path: string, data: Uint8Array): Promise<void> {
@@ -232,7 +313,9 @@ export class DiskVfs implements Vfs {
     await this.inDir(parents, path, async (dir) => {
       const file = await this.openForAppend(dir, name, path);
       try {
-        await writeAll(file, data);
+        await writeAll(file, data).catch((e) => {
+          throw vfsError(e, path);
+        });
       } finally {
         await file.close();
       }
@@ -313,8 +396,31 @@ export class DiskVfs implements Vfs {
   }
 
   async destroy(): Promise<void> {
-    await removeTree(this.hostRoot);
-    await removeTree(this.stagingDir);
+    if (!this.image) return removeTree(this.hostRoot);
+    try {
+      // Emptied first, as a plain directory is: a container that still holds the filesystem
+      // (its removal runs in the background) finds nothing there.
+      await emptyTree(this.hostRoot);
+    } finally {
+      await unmount(this.hostRoot);
+      await removeTree(this.hostRoot);
+      // A loop device still in use keeps the image's blocks until it is released.
+      await fsp.rm(this.image, { force: true });
+    }
+  }
+
+  /** Sizes the new (empty) image, formats it and mounts it on the root. */
+  private async mountFilesystem(path: string, image: FileHandle): Promise<void> {
+    const inodes = this.quota.maxFiles + SPARE_INODES;
+    try {
+      await image.truncate(imageBytes(this.quota, inodes)); // sparse
+    } finally {
+      await image.close();
+    }
+    await run("mkfs.ext4", [...MKFS_ARGS, "-N", String(inodes), path]);
+    await run("mount", ["-t", "ext4", "-o", MOUNT_OPTIONS, path, this.hostRoot]);
+    // Only fsck uses it, and it would count as one of the session's entries.
+    await fsp.rmdir(join(this.hostRoot, "lost+found"));
   }
 
   // --- walking --------------------------------------------------------------
@@ -467,12 +573,36 @@ export class DiskVfs implements Vfs {
     return file;
   }
 
-  /** Opens (creating it if needed) the staging directory next to the session root. */
-  private async openStaging(): Promise<FileHandle> {
-    await fsp.mkdir(this.stagingDir, { mode: 0o700 }).catch((e) => {
-      if (errno(e) !== "EEXIST") throw e;
+  /**
+   * Runs `fn` with a new staging directory open, made in the session root so that renames
+   * out of it stay on one filesystem (the loop filesystem's, when there is one). It is
+   * root's and 0700, so programs can't read or touch what is staged, and it lives for one
+   * writeFiles only: the writes that check the quota run one at a time, so no quota check
+   * counts it (a list or download running meanwhile may see it). A program may rename it,
+   * or remove it while empty and put a symlink in its place: every use below goes through
+   * the fd, which still names the directory made here, and rmdir follows no symlink.
+   */
+  private async withStaging<T>(fn: (staging: FileHandle) => Promise<T>): Promise<T> {
+    const name = `${STAGING_PREFIX}${randomBytes(12).toString("hex")}`;
+    return this.inDir([], "", async (root) => {
+      try {
+        await fsp.mkdir(at(root, name), 0o700);
+      } catch (e) {
+        throw vfsError(e, "");
+      }
+      try {
+        const staging = await fsp.open(at(root, name), DIR_FLAGS).catch(async (e) => {
+          throw await explainDirError(e, root, name, "");
+        });
+        try {
+          return await fn(staging);
+        } finally {
+          await staging.close();
+        }
+      } finally {
+        await fsp.rmdir(at(root, name)).catch(() => undefined);
+      }
     });
-    return fsp.open(this.stagingDir, DIR_FLAGS);
   }
 
   /** Writes every file into the staging directory; on failure removes what was staged. */
@@ -482,12 +612,16 @@ export class DiskVfs implements Vfs {
       for (const file of files) {
         const temp = `${randomBytes(12).toString("hex")}.tmp`;
         staged.push({ file, temp });
-        const out = await fsp.open(at(staging, temp), CREATE_FLAGS, 0o600);
         try {
-          await writeAll(out, file.data);
-          await this.own(out, (file.mode ?? FILE_MODE) & 0o777);
-        } finally {
-          await out.close();
+          const out = await fsp.open(at(staging, temp), CREATE_FLAGS, 0o600);
+          try {
+            await writeAll(out, file.data);
+            await this.own(out, (file.mode ?? FILE_MODE) & 0o777);
+          } finally {
+            await out.close();
+          }
+        } catch (e) {
+          throw vfsError(e, file.path); // ENOSPC when the session's filesystem is full: EQUOTA
         }
       }
       return staged;
@@ -595,6 +729,9 @@ function errno(e: unknown): string | undefined {
 /** Translates a host error; errors with no session meaning (EACCES, EMFILE, EIO…) pass through. */
 function vfsError(e: unknown, path: string): unknown {
   if (e instanceof VfsError) return e;
+  if (errno(e) === "ENOSPC" || errno(e) === "EDQUOT") {
+    return new VfsError("EQUOTA", path, `EQUOTA: the session's filesystem is full (${path === "" ? "/" : path})`);
+  }
   const code = ERRNO_CODES[errno(e) ?? ""];
   return code ? new VfsError(code, path) : e;
 }
@@ -720,8 +857,16 @@ async function emptyDir(dir: FileHandle): Promise<void> {
   for (const name of await rawNamesOf(dir)) await removeEntry(dir, name);
 }
 
-/** Removes a host directory (the session root or its staging dir) with the fd-based walk. */
+/** Removes a host directory (the session root) with the fd-based walk. */
 async function removeTree(hostPath: string): Promise<void> {
+  await emptyTree(hostPath);
+  await fsp.rmdir(hostPath).catch((e) => {
+    if (errno(e) !== "ENOENT") throw e;
+  });
+}
+
+/** Removes everything in a host directory with the fd-based walk; a missing one is empty. */
+async function emptyTree(hostPath: string): Promise<void> {
   let dir: FileHandle;
   try {
     dir = await fsp.open(hostPath, DIR_FLAGS);
@@ -734,7 +879,52 @@ async function removeTree(hostPath: string): Promise<void> {
   } finally {
     await dir.close();
   }
-  await fsp.rmdir(hostPath).catch((e) => {
-    if (errno(e) !== "ENOENT") throw e;
+}
+
+// --- the loop filesystem -------------------------------------------------------------
+
+/**
+ * Bytes of an image in which whatever the quota lets in fits: maxBytes of file data plus
+ * a block per entry (a file's last, partly used block; a directory's block), the 2% (at
+ * most 16 MiB) ext4 keeps back for delayed allocation, the inode tables, and 4 MiB for
+ * the rest of the metadata. The file is sparse: only what is written takes host disk.
+ */
+function imageBytes(quota: Quota, inodes: number): number {
+  const data = quota.maxBytes + quota.maxFiles * FS_BLOCK;
+  const bytes = data + Math.min(Math.ceil(data / 49), 16 * MiB) + inodes * FS_INODE + 4 * MiB;
+  return Math.ceil(bytes / FS_BLOCK) * FS_BLOCK;
+}
+
+/** Whether `path` is a mount point: another filesystem than its parent's. */
+async function isMountPoint(path: string): Promise<boolean> {
+  try {
+    const [self, parent] = await Promise.all([fsp.lstat(path), fsp.lstat(dirname(path))]);
+    return self.isDirectory() && self.dev !== parent.dev;
+  } catch (e) {
+    if (errno(e) === "ENOENT") return false;
+    throw e;
+  }
+}
+
+/**
+ * Unmounts the filesystem on `path`, if any. Lazily when busy (a file open there):
+ * it disappears from the path now, and the loop device goes once nothing holds it.
+ */
+async function unmount(path: string): Promise<void> {
+  if (!(await isMountPoint(path))) return;
+  await run("umount", [path]).catch(() => run("umount", ["--lazy", path]));
+}
+
+/** mkfs.ext4 lives in sbin, which a server's PATH may lack. */
+const COMMAND_PATH = [process.env.PATH, "/usr/sbin", "/sbin", "/usr/bin", "/bin"].filter(Boolean).join(":");
+
+/** Runs a host program with arguments (no shell); rejects with its message when it fails. */
+function run(program: string, args: readonly string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile(program, args, { timeout: 60_000, env: { ...process.env, PATH: COMMAND_PATH } }, (error, _stdout, stderr) => {
+      if (!error) return resolve();
+      const why = errno(error) === "ENOENT" ? "not installed" : String(stderr).trim() || error.message;
+      reject(new Error(`${program}: ${why}`));
+    });
   });
 }

@@ -69,11 +69,16 @@ export async function newSession(client: Client, lang: string, config?: Record<s
   return res.json.sessionId as string;
 }
 
-/** Uploads files as multipart/form-data built with FormData (asserts 204). */
-export async function upload(env: PodmanEnv, id: string, files: Record<string, string | Uint8Array>): Promise<void> {
+/** Uploads files as multipart/form-data built with FormData; the server's answer. */
+export async function uploadRequest(env: PodmanEnv, id: string, files: Record<string, string | Uint8Array>): Promise<Response> {
   const form = new FormData();
   for (const [name, data] of Object.entries(files)) form.append("src", new Blob([typeof data === "string" ? data : new Uint8Array(data)]), name);
-  const res = await env.app.fetch(new Request(`http://kiln/session/${id}/upload`, { method: "POST", body: form }));
+  return env.app.fetch(new Request(`http://kiln/session/${id}/upload`, { method: "POST", body: form }));
+}
+
+/** Uploads files (asserts 204). */
+export async function upload(env: PodmanEnv, id: string, files: Record<string, string | Uint8Array>): Promise<void> {
+  const res = await uploadRequest(env, id, files);
   assert.equal(res.status, 204, `upload ${Object.keys(files).join(", ")}: ${res.status} ${await res.text()}`);
 }
 

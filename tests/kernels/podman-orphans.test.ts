@@ -1,15 +1,17 @@
 // After a server is killed with SIGKILL, nothing of its sessions is left running:
 // the next factory's start-up sweep removes the dead instance's containers, unmounts
-// its session binds and deletes its state directory.
+// its session binds and deletes its state directory, and the next registry's sweep
+// unmounts and deletes the sessions' filesystems in the data directory.
 
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+import { createApp } from "../../src/app.ts";
 import { listContainers, mountsUnder } from "../../src/kernels/podman/driver.ts";
 import { loadPodmanKernels } from "../../src/kernels/podman/index.ts";
 import { unavailable } from "./podman-env.ts";
@@ -18,7 +20,7 @@ const skip = await unavailable(["bash"]);
 const CHILD = new URL("./podman-orphan-child.ts", import.meta.url).pathname;
 
 describe("podman kernels: orphans", { skip }, () => {
-  it("a SIGKILLed server's containers, mounts and state are gone after the next start", async () => {
+  it("a SIGKILLed server's containers, mounts, state and session filesystems are gone after the next start", async () => {
     const stateDir = await mkdtemp(join(tmpdir(), "kiln-podman-state-"));
     const dataDir = await mkdtemp(join(tmpdir(), "kiln-podman-data-"));
     try {
@@ -36,6 +38,10 @@ describe("podman kernels: orphans", { skip }, () => {
       const instanceDir = join(stateDir, instanceId);
       assert.ok(mountsUnder(instanceDir).length > 0, "the session's directory is bound into a slot");
       assert.ok(existsSync(join(dataDir, sessionId, "ready.txt")));
+      const sessionDir = join(dataDir, sessionId);
+      const image = join(dataDir, `${sessionId}.${instanceId}.img`);
+      assert.deepEqual(mountsUnder(sessionDir), [sessionDir], "the session's filesystem is mounted");
+      assert.ok(existsSync(image));
 
       child.kill("SIGKILL");
       await exited;
@@ -49,8 +55,18 @@ describe("podman kernels: orphans", { skip }, () => {
         assert.ok(load.factory.status.swept.stateDirs.includes(instanceDir));
         // The session's files were never reached through the slot: they are still there.
         assert.ok(existsSync(join(dataDir, sessionId, "ready.txt")));
-      } finally {
+      } catch (error) {
         await load.factory.close();
+        throw error;
+      }
+      // A server on the same data directory removes the dead one's session filesystems.
+      const app = createApp({ config: { dataDir }, kernels: [load.factory] });
+      try {
+        assert.deepEqual(await app.registry.orphansSwept, [image]);
+        assert.deepEqual(mountsUnder(dataDir), []);
+        assert.deepEqual(readdirSync(dataDir), []);
+      } finally {
+        await app.close();
       }
     } finally {
       await rm(stateDir, { recursive: true, force: true });

@@ -105,6 +105,7 @@ export async function loadPodmanKernels(options: PodmanKernelOptions = {}): Prom
     images: images.present,
     vfs: "disk",
     owner: { uid: 1000, gid: 1000 },
+    confineDisk: true,
     status,
     pool,
     async create(context: KernelContext): Promise<Kernel> {

@@ -1,42 +1,12 @@
-// Which server a container belongs to, and whether that server still lives. Containers
-// and host state directories carry the instance id of the server that made them:
-// `${hostname}-${pid}-${start}`, with `start` the process's start time in clock ticks
-// since boot (field 22 of /proc/<pid>/stat), so a recycled pid is not taken for the
-// server. At start-up, a factory removes what belongs to dead instances of this host.
+// At start-up, a factory removes the containers and host state directories of dead
+// instances of this host (see src/instance.ts for what an instance id is).
 
-import { readFileSync, promises as fsp } from "node:fs";
-import { hostname } from "node:os";
+import { promises as fsp } from "node:fs";
 import { join } from "node:path";
+import { instanceAlive } from "../../instance.ts";
 import { listContainers, mountsUnder, removeContainer, unmountAll } from "./driver.ts";
 
-const INSTANCE = /^([A-Za-z0-9._]+)-(\d+)-(\d+)$/;
-
-function safeHostname(): string {
-  return hostname().replace(/[^A-Za-z0-9.]/g, "_").slice(0, 64) || "host";
-}
-
-function startTime(pid: number): string | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // The command name (field 2) may hold spaces and parentheses: count from the last ")".
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19] ?? null;
-  } catch {
-    return null;
-  }
-}
-
-/** This process's instance id. */
-export function currentInstanceId(): string {
-  return `${safeHostname()}-${process.pid}-${startTime(process.pid) ?? "0"}`;
-}
-
-/** true / false for an instance of this host; null when it belongs to another host (or is not an id). */
-export function instanceAlive(id: string): boolean | null {
-  const match = INSTANCE.exec(id);
-  if (!match || match[1] !== safeHostname()) return null;
-  const start = startTime(Number(match[2]));
-  return start !== null && start === match[3];
-}
+export { currentInstanceId, instanceAlive } from "../../instance.ts";
 
 export interface SweepReport {
   containers: string[];
