@@ -7,6 +7,7 @@ import type { BlankEnv } from "hono/types";
 import * as v from "valibot";
 import { tarStream } from "../archive/tar.ts";
 import { contentDisposition, multipartMixed, readUpload } from "../archive/multipart.ts";
+import { primedRead } from "../archive/primed.ts";
 import { zipStream } from "../archive/zip.ts";
 import type { KilnConfig } from "../config.ts";
 import type { Registry } from "../sessions/registry.ts";
@@ -113,7 +114,10 @@ export function fileRoutes(registry: Registry, config: KilnConfig): Hono {
     const path = toSessionPath(file);
     const stat = await existing(session.vfs, path);
     if (stat.kind !== "file") throw invalidParams(`${toWorkPath(path)} is not a regular file.`);
-    return new Response(session.vfs.openRead(path), {
+    // Opened (and its first chunk read) before the 200: a FIFO or socket a program made is a 400.
+    const content = await primedRead(session.vfs, path);
+    if (!content) throw invalidParams(`${toWorkPath(path)} is not a regular file.`);
+    return new Response(content, {
       headers: {
         "content-type": "application/octet-stream",
         "content-length": String(stat.size),

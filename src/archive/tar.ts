@@ -7,6 +7,7 @@
 import { pack, type Header, type Pack } from "tar-stream";
 import { VfsError, type Stat, type Vfs } from "../vfs/vfs.ts";
 import { joinPath } from "../vfs/paths.ts";
+import { primedRead } from "./primed.ts";
 
 type EntrySink = ReturnType<Pack["entry"]>;
 type EntryHeader = Partial<Header> & { name: string };
@@ -52,9 +53,16 @@ export function tarStream(vfs: Vfs, path: string, name: string): ReadableStream<
   }
 
   async function addFile(path: string, header: EntryHeader, size: number): Promise<void> {
-    const { sink, finished } = entry(header);
-    const reader = vfs.openRead(path).getReader();
+    // A FIFO or socket a program made is left out (as GNU tar leaves sockets out), before its header is written.
+    const content = await primedRead(vfs, path);
+    if (!content) return;
+    const reader = content.getReader();
     current = reader;
+    if (stopped) {
+      await reader.cancel().catch(() => {});
+      throw stop;
+    }
+    const { sink, finished } = entry(header);
     try {
       let written = 0;
       while (written < size) {

@@ -7,6 +7,7 @@
 import { configure, ZipWriter, type ZipWriterAddDataOptions } from "@zip.js/zip.js";
 import { VfsError, type Stat, type Vfs } from "../vfs/vfs.ts";
 import { joinPath } from "../vfs/paths.ts";
+import { primedRead } from "./primed.ts";
 
 // Workers would need a bundled worker script on every runtime; compression runs inline instead.
 configure({ useWebWorkers: false });
@@ -36,8 +37,8 @@ export function zipStream(vfs: Vfs, entries: ZipEntrySource[]): ReadableStream<U
   let current: ReadableStreamDefaultReader<Uint8Array> | undefined;
 
   // The file's content as zip.js will read it: we keep the Vfs reader so a cancel can release it.
-  function source(path: string): ReadableStream<Uint8Array> {
-    const reader = vfs.openRead(path).getReader();
+  function source(content: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
+    const reader = content.getReader();
     current = reader;
     return new ReadableStream<Uint8Array>(
       {
@@ -75,7 +76,10 @@ export function zipStream(vfs: Vfs, entries: ZipEntrySource[]): ReadableStream<U
       });
       await writer.add(name, content, { ...options, unixMode: S_IFLNK | 0o777, level: 0, uncompressedSize: target.byteLength });
     } else {
-      await writer.add(name, source(path), {
+      // A FIFO or socket a program made is left out, before zip.js writes its local header.
+      const content = await primedRead(vfs, path);
+      if (!content) return;
+      await writer.add(name, source(content), {
         ...options,
         unixMode: S_IFREG | stat.mode,
         uncompressedSize: stat.size,
