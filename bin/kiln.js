@@ -6,7 +6,8 @@ import { fileURLToPath } from "node:url";
 
 const cli = fileURLToPath(new URL("../src/cli.ts", import.meta.url));
 const child = spawn(process.execPath, ["--no-node-snapshot", "--import", import.meta.resolve("tsx"), cli, ...process.argv.slice(2)], {
-  stdio: "inherit",
+  // The IPC channel tells the server when this process is gone, even by SIGKILL (src/cli.ts).
+  stdio: ["inherit", "inherit", "inherit", "ipc"],
 });
 for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => child.kill(signal));
 child.on("exit", (code, signal) => process.exit(code ?? (signal ? 128 : 1)));

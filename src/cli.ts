@@ -67,6 +67,17 @@ async function serve(argv: string[]): Promise<void> {
   };
   process.on("SIGTERM", () => void stop("SIGTERM"));
   process.on("SIGINT", () => void stop("SIGINT"));
+  // Started by bin/kiln.js: when that process dies, even by SIGKILL, the server stops as on
+  // SIGTERM rather than run on unseen with its port, sessions and containers.
+  if (process.channel) {
+    process.on("disconnect", () => {
+      // Its stdout may have gone with it: a failed write must not cut the clean-up short.
+      process.stdout.on("error", () => undefined);
+      process.stderr.on("error", () => undefined);
+      void stop("kiln wrapper gone");
+    });
+    process.channel.unref();
+  }
 }
 
 async function main(argv: string[]): Promise<void> {
