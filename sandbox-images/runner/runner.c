@@ -438,7 +438,7 @@ static int start_shell(const char *cmd, char **env) {
     dup2(p[0][0], 0);
     dup2(p[1][1], 1);
     dup2(p[2][1], 2);
-    char *argv[] = {"bash", "-c", (char *)cmd, NULL};
+    char *argv[] = {"bash", "-c", "--", (char *)cmd, NULL};
     execve("/bin/bash", argv, env);
     dprintf(2, "kiln-runner: cannot run /bin/bash: %s\n", strerror(errno));
     _exit(127);
