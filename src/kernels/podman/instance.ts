@@ -23,8 +23,13 @@ export async function sweepOrphans(stateRoot: string, self: string): Promise<Swe
   for (const container of await listContainers("kiln.instance")) {
     const owner = container.labels["kiln.instance"] ?? "";
     if (owner === self || instanceAlive(owner) !== false) continue;
-    await removeContainer(container.name);
-    report.containers.push(container.name);
+    // One container or directory that resists must not stop the sweep of the others.
+    try {
+      await removeContainer(container.name);
+      report.containers.push(container.name);
+    } catch {
+      // Left for the next start.
+    }
   }
   let entries: string[] = [];
   try {
@@ -35,10 +40,14 @@ export async function sweepOrphans(stateRoot: string, self: string): Promise<Swe
   for (const entry of entries) {
     if (entry === self || instanceAlive(entry) !== false) continue;
     const dir = join(stateRoot, entry);
-    await unmountAll(dir);
-    if (mountsUnder(dir).length > 0) continue;
-    await fsp.rm(dir, { recursive: true, force: true });
-    report.stateDirs.push(dir);
+    try {
+      await unmountAll(dir);
+      if (mountsUnder(dir).length > 0) continue;
+      await fsp.rm(dir, { recursive: true, force: true });
+      report.stateDirs.push(dir);
+    } catch {
+      // Left for the next start.
+    }
   }
   return report;
 }
