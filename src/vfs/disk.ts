@@ -911,8 +911,12 @@ async function isMountPoint(path: string): Promise<boolean> {
  * it disappears from the path now, and the loop device goes once nothing holds it.
  */
 async function unmount(path: string): Promise<void> {
-  if (!(await isMountPoint(path))) return;
-  await run("umount", [path]).catch(() => run("umount", ["--lazy", path]));
+  // Mount propagation (the podman pool binds session roots onto shared slots) can stack a
+  // second mount of the same filesystem on the root: unmount until none is left.
+  for (let layer = 0; layer < 8 && (await isMountPoint(path)); layer++) {
+    await run("umount", [path]).catch(() => run("umount", ["--lazy", path]));
+  }
+  if (await isMountPoint(path)) throw new Error(`umount: ${path} stays mounted`);
 }
 
 /** mkfs.ext4 lives in sbin, which a server's PATH may lack. */
