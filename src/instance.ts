@@ -13,11 +13,14 @@ function safeHostname(): string {
   return hostname().replace(/[^A-Za-z0-9.]/g, "_").slice(0, 64) || "host";
 }
 
+/** The process's start time, or null when it is gone (a zombie, killed but not yet reaped, is gone). */
 function startTime(pid: number): string | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     // The command name (field 2) may hold spaces and parentheses: count from the last ")".
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19] ?? null;
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    if (fields[0] === "Z" || fields[0] === "X") return null;
+    return fields[19] ?? null;
   } catch {
     return null;
   }
