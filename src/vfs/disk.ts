@@ -475,19 +475,7 @@ export class DiskVfs implements Vfs {
     } catch (e) {
       if (errno(e) !== "EEXIST") throw vfsError(e, path); // else someone made it meanwhile
     }
-    let child: FileHandle;
-    try {
-      child = await fsp.open(at(dir, name), DIR_FLAGS);
-    } catch (e) {
-      throw await explainDirError(e, dir, name, path);
-    }
-    try {
-      await this.own(child, DIR_MODE);
-      return child;
-    } catch (e) {
-      await child.close();
-      throw e;
-    }
+    return this.openOwnedDir(dir, name, path);
   }
 
   /**
@@ -660,8 +648,8 @@ export class DiskVfs implements Vfs {
     await handle.chmod(mode); // after chown, which may clear mode bits
   }
 
-  /** Fixes mode and owner of a directory just made by mkdir, through a fresh no-follow open. */
-  private async ownDirAt(dir: FileHandle, name: string, path: string): Promise<void> {
+  /** Opens a directory just made by mkdir (no-follow) and fixes its mode and owner; the caller closes it. */
+  private async openOwnedDir(dir: FileHandle, name: string, path: string): Promise<FileHandle> {
     let child: FileHandle;
     try {
       child = await fsp.open(at(dir, name), DIR_FLAGS);
@@ -670,9 +658,16 @@ export class DiskVfs implements Vfs {
     }
     try {
       await this.own(child, DIR_MODE);
-    } finally {
+      return child;
+    } catch (e) {
       await child.close();
+      throw e;
     }
+  }
+
+  /** Fixes mode and owner of a directory just made by mkdir. */
+  private async ownDirAt(dir: FileHandle, name: string, path: string): Promise<void> {
+    await (await this.openOwnedDir(dir, name, path)).close();
   }
 
   private async checkQuota(deltaBytes: number, deltaFiles: number, path: string): Promise<void> {
