@@ -6,7 +6,7 @@ import { executeRoutes } from "./api/execute.ts";
 import { toProblem } from "./api/errors.ts";
 import { fileRoutes } from "./api/files.ts";
 import { Problem } from "./api/problem.ts";
-import { sessionRoutes } from "./api/sessions.ts";
+import { sessionListRoutes, sessionRoutes } from "./api/sessions.ts";
 import { parseConfig, type KilnConfig, type KilnConfigInput } from "./config.ts";
 import { Catalog } from "./kernels/catalog.ts";
 import type { KernelFactory } from "./kernels/kernel.ts";
@@ -40,6 +40,7 @@ export function createApp(options: AppOptions = {}): KilnApp {
 
   const app = new Hono();
   app.get("/", (c) => c.json({ version: API_VERSION, manager: VERSION }));
+  app.route("/sessions", sessionListRoutes(registry));
   app.route("/session", sessionRoutes(registry, config));
   app.route("/session", executeRoutes(registry, config));
   app.route("/session", fileRoutes(registry, config));

@@ -1,5 +1,6 @@
 // Session lifecycle: create (and its Backend.AI alias), info, destroy, restart,
-// interrupt and logs. Schemas first; handlers only translate to the registry.
+// interrupt and logs, and Kiln's own list of live sessions (GET /sessions).
+// Schemas first; handlers only translate to the registry.
 
 import { Hono } from "hono";
 import * as v from "valibot";
@@ -94,6 +95,20 @@ export const CreateSessionSchema = v.pipe(
   ),
 );
 
+/** GET /sessions?tag=…: Kiln's own (Backend.AI lists sessions through GraphQL). */
+export const ListSessionsSchema = v.looseObject({ tag: v.optional(v.pipe(v.string(), v.maxLength(256))) });
+
+export function sessionListRoutes(registry: Registry): Hono {
+  const api = new Hono();
+  api.get("/", (c) => {
+    const { tag } = parse(ListSessionsSchema, c.req.query());
+    const live = registry.sessions().filter((s) => s.status !== "TERMINATING" && s.status !== "TERMINATED");
+    const chosen = tag === undefined ? live : live.filter((s) => s.init.tag === tag);
+    return c.json({ sessions: chosen.sort((a, b) => a.createdAt - b.createdAt).map(summary) });
+  });
+  return api;
+}
+
 export function sessionRoutes(registry: Registry, config: KilnConfig): Hono {
   const api = new Hono();
 
@@ -146,9 +161,9 @@ export function sessionRoutes(registry: Registry, config: KilnConfig): Hono {
   return api;
 }
 
-async function info(session: Session, config: KilnConfig) {
+/** What GET /sessions says of each session, and GET /session/:id begins with. */
+function summary(session: Session) {
   const { init } = session;
-  const usage = await session.vfs.usage();
   return {
     sessionId: session.id,
     sessionName: session.name,
@@ -161,6 +176,14 @@ async function info(session: Session, config: KilnConfig) {
     creationTime: new Date(session.createdAt).toISOString(),
     lastActivityTime: new Date(session.lastUsed).toISOString(),
     numQueriesExecuted: session.numQueriesExecuted,
+  };
+}
+
+async function info(session: Session, config: KilnConfig) {
+  const { init } = session;
+  const usage = await session.vfs.usage();
+  return {
+    ...summary(session),
     environ: init.environ,
     resources: { cpu: init.limits.cpus, mem: `${init.limits.memoryMiB}m` },
     limits: {
