@@ -6,9 +6,11 @@ import { loadIsolatedVm } from "./addon.ts";
 import { createFactory, type IsolateKernelOptions } from "./factory.ts";
 import { StepAbort, type InputRequest, type Kernel, type StepIO } from "../kernel.ts";
 import { VfsError, type Vfs } from "../../vfs/vfs.ts";
-import { toWire, type KernelCall, type ToChild, type ToParent, type VfsMethod, type WireError, type Without } from "./protocol.ts";
+import { Outbox } from "./outbox.ts";
+import { toWire, type KernelCall, type OutputItem, type ToChild, type ToParent, type VfsMethod, type WireError, type Without } from "./protocol.ts";
 
-const send = (message: ToParent) => process.send?.(message);
+const outbox = new Outbox<ToParent>((batch) => process.send?.(batch));
+const send = (message: ToParent) => outbox.post(message);
 
 const ivm = loadIsolatedVm();
 if (!ivm) process.exit(70);
@@ -41,13 +43,21 @@ const runs = new Map<number, AbortController>();
 /** Runs whose output the server already cuts off (see "output-cut"). */
 const outputCut = new Set<number>();
 /** Output not yet sent, per run: a flood goes out as a few large messages, so other sessions' messages are not stuck behind thousands of small ones. */
-const unsent = new Map<number, { stream: "stdout" | "stderr"; data: string | Uint8Array }[]>();
+const unsent = new Map<number, OutputItem[]>();
 
 function sendOutput(rid: number): void {
   const items = unsent.get(rid);
   if (!items) return;
   unsent.delete(rid);
   send({ t: "write", rid, items });
+}
+
+/** The run's unsent output, for its reply. */
+function takeOutput(rid: number): { items?: OutputItem[] } {
+  const items = unsent.get(rid);
+  if (!items) return {};
+  unsent.delete(rid);
+  return { items };
 }
 const questions = new Map<number, { resolve(value: unknown): void; reject(error: unknown): void }>();
 let nextQuestion = 1;
@@ -169,17 +179,17 @@ async function handle(message: ToChild): Promise<void> {
           value = await perform(rid, kernel, message.call);
           if (message.call.method === "destroy") kernels.delete(kid);
         }
-        sendOutput(rid);
-        send({ t: "reply", rid, ok: true, value, stats: kernels.get(kid)?.stats() });
+        send({ t: "reply", rid, ok: true, value, stats: kernels.get(kid)?.stats(), ...takeOutput(rid) });
       } catch (error) {
-        sendOutput(rid);
-        send({ t: "reply", rid, ok: false, error: toWire(error) });
+        send({ t: "reply", rid, ok: false, error: toWire(error), ...takeOutput(rid) });
       }
     }
   }
 }
 
-process.on("message", (message: ToChild) => void handle(message));
+process.on("message", (batch: ToChild[]) => {
+  for (const message of batch) void handle(message);
+});
 // Not process.exit(): its clean-up waits for every isolate thread, and one stuck as described
 // at WEDGED_MS would keep this process, orphaned, burning a core after the server is gone.
 process.on("disconnect", () => process.kill(process.pid, "SIGKILL"));

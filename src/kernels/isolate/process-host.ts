@@ -11,7 +11,8 @@ import { fileURLToPath } from "node:url";
 import type { BatchStep, Kernel, KernelContext, StepIO } from "../kernel.ts";
 import type { Vfs } from "../../vfs/vfs.ts";
 import { DEFAULT_LIMITS, type IsolateKernelFactory, type IsolateKernelOptions } from "./factory.ts";
-import { toWire, VFS_METHODS, type KernelCall, type KernelSpec, type ToChild, type ToParent, type VfsMethod, type Without } from "./protocol.ts";
+import { Outbox } from "./outbox.ts";
+import { toWire, VFS_METHODS, type KernelCall, type KernelSpec, type OutputItem, type ToChild, type ToParent, type VfsMethod, type Without } from "./protocol.ts";
 import { MEMORY_EXIT } from "./run.ts";
 
 /** The uid and gid the sandbox process drops to when the server runs as root. */
@@ -31,6 +32,7 @@ class ChildGone extends Error {
 /** One sandbox process; a new one replaces it when it dies. */
 class SandboxProcess {
   private child: ChildProcess | null = null;
+  private outbox: Outbox<ToChild> | null = null;
   private ready: Promise<void> | null = null;
   private generation = 0;
   private nextRid = 1;
@@ -64,13 +66,15 @@ class SandboxProcess {
       ...(process.getuid?.() === 0 ? { uid: NOBODY, gid: NOBODY } : {}),
     });
     this.child = child;
+    this.outbox = new Outbox<ToChild>((batch) => child.connected && child.send(batch));
     this.generation++;
     let started = false;
     this.ready = new Promise<void>((resolve, reject) => {
-      const onMessage = (m: ToParent) => {
-        if (m.t === "ready") {
+      const onMessage = (batch: ToParent[]) => {
+        if (batch.some((m) => m.t === "ready")) {
           started = true;
           child.off("exit", onEarlyExit);
+          child.off("message", onMessage);
           resolve();
         }
       };
@@ -83,7 +87,10 @@ class SandboxProcess {
     child.stderr?.on("data", (chunk: Buffer) => {
       tail = (tail + chunk.toString()).slice(-4096);
     });
-    child.on("message", (m: ToParent) => this.onMessage(m));
+    child.on("message", (batch: unknown) => {
+      // The child is the less trusted side: anything but a batch of messages is ignored.
+      if (Array.isArray(batch)) for (const m of batch as ToParent[]) this.onMessage(m);
+    });
     child.on("exit", (code, signal) => {
       if (!this.closed) {
         const oom = /heap out of memory|is_heap_oom|CALL_AND_RETRY_LAST|Reached heap limit/.test(tail);
@@ -100,6 +107,7 @@ class SandboxProcess {
     if (this.child !== child) return;
     this.restarts++;
     this.child = null;
+    this.outbox = null;
     this.ready = null;
     const pending = [...this.pending.values()];
     this.pending.clear();
@@ -112,19 +120,23 @@ class SandboxProcess {
     if (!this.child?.connected) {
       this.pending.get(rid)?.reject(new ChildGone("the sandbox process is not running"));
       this.pending.delete(rid);
-    } else this.child.send({ ...message, rid } as ToChild);
+    } else this.post({ ...message, rid } as ToChild);
     return { rid, done };
   }
 
   abort(rid: number, reason: NonNullable<StepIO["signal"]["reason"]>): void {
     const r = (reason as { reason?: unknown })?.reason;
-    this.child?.send({ t: "abort", rid, reason: typeof r === "string" ? r : "interrupt" } as ToChild);
+    this.post({ t: "abort", rid, reason: typeof r === "string" ? r : "interrupt" } as ToChild);
+  }
+
+  private post(message: ToChild): void {
+    this.outbox?.post(message);
   }
 
   private answer(qid: number, work: () => Promise<unknown>): void {
     work().then(
-      (value) => this.child?.connected && this.child.send({ t: "answer", qid, ok: true, value } satisfies ToChild),
-      (error: unknown) => this.child?.connected && this.child.send({ t: "answer", qid, ok: false, error: toWire(error) } satisfies ToChild),
+      (value) => this.post({ t: "answer", qid, ok: true, value }),
+      (error: unknown) => this.post({ t: "answer", qid, ok: false, error: toWire(error) }),
     );
   }
 
@@ -134,6 +146,7 @@ class SandboxProcess {
         const p = this.pending.get(m.rid);
         if (!p) return;
         this.pending.delete(m.rid);
+        if (p.io && m.items) this.write(p.io, m.items);
         if (m.ok) {
           if (m.stats) p.kernel.lastStats = m.stats;
           p.resolve(m.value);
@@ -142,10 +155,7 @@ class SandboxProcess {
       }
       case "write": {
         const io = this.pending.get(m.rid)?.io;
-        if (!io) return;
-        let more = true;
-        for (const item of m.items) more = io.write(item.stream, item.data) && more;
-        if (!more) this.child?.send({ t: "output-cut", rid: m.rid } satisfies ToChild);
+        if (io && !this.write(io, m.items)) this.post({ t: "output-cut", rid: m.rid });
         return;
       }
       case "input": {
@@ -163,6 +173,13 @@ class SandboxProcess {
         return;
       }
     }
+  }
+
+  /** Hands output to the run; false once the run drops it. */
+  private write(io: StepIO, items: OutputItem[]): boolean {
+    let more = true;
+    for (const item of items) more = io.write(item.stream, item.data) && more;
+    return more;
   }
 
   close(): void {

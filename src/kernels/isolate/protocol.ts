@@ -3,7 +3,8 @@
 // large allocation (a growing Map, a huge array, a giant string), whatever
 // isolated-vm's memoryLimit says; so isolates live in a child process, and the
 // server survives by restarting it. Sent with Node's "advanced" serialization,
-// so bytes travel as Uint8Array.
+// so bytes travel as Uint8Array, and in batches (outbox.ts): each IPC message is
+// an array of these.
 
 import type { BatchStep, InputRequest, SessionLimits, StepAbortReason } from "../kernel.ts";
 
@@ -38,13 +39,19 @@ export type ToChild =
   | { t: "answer"; qid: number; ok: true; value: unknown }
   | { t: "answer"; qid: number; ok: false; error: WireError };
 
+export interface OutputItem {
+  stream: "stdout" | "stderr";
+  data: string | Uint8Array;
+}
+
 /** Sandbox process → server. */
 export type ToParent =
   | { t: "ready" }
-  | { t: "reply"; rid: number; ok: true; value: unknown; stats?: Record<string, number> }
-  | { t: "reply"; rid: number; ok: false; error: WireError }
-  /** Output of one run, batched: one message per burst rather than per console item. */
-  | { t: "write"; rid: number; items: { stream: "stdout" | "stderr"; data: string | Uint8Array }[] }
+  /** The end of a call; `items` is the run's output not sent yet, written before the call settles. */
+  | { t: "reply"; rid: number; ok: true; value: unknown; stats?: Record<string, number>; items?: OutputItem[] }
+  | { t: "reply"; rid: number; ok: false; error: WireError; items?: OutputItem[] }
+  /** Output of a run still going: one message per burst rather than per console item. */
+  | { t: "write"; rid: number; items: OutputItem[] }
   | { t: "vfs"; qid: number; kid: number; method: VfsMethod; args: unknown[] }
   | { t: "input"; qid: number; rid: number; request: InputRequest };
 
