@@ -46,6 +46,19 @@ export const ConfigSchema = v.object({
   maxCpus: int(1, 2),
   /** How long a request body may take to arrive before 408. */
   requestTimeoutMs: int(1000, 30_000),
+  /** auto: on unless host is a loopback address (see auth/policy.ts). */
+  auth: v.optional(v.picklist(["auto", "on", "off"], "must be auto, on or off"), "auto"),
+  /** A JSON list of keypairs (auth/keys.ts); the CLI also reads the default file and env vars. */
+  keysFile: v.optional(v.pipe(v.string(), v.nonEmpty())),
+  /** Requests per window per access key, unless the key says otherwise; 0: no limit. */
+  rateLimit: int(0, 1200),
+  rateLimitWindowMs: int(1000, 60_000),
+  /** Requests per window per client address when authentication is off; 0: no limit. */
+  anonymousRateLimit: int(0, 0),
+  /** Runs executing at once, server-wide and per key; more wait in a queue of runQueueSize, then 503. */
+  maxRuns: int(1, 64),
+  maxRunsPerKey: int(1, 16),
+  runQueueSize: int(0, 256),
 });
 
 export type KilnConfig = v.InferOutput<typeof ConfigSchema>;
@@ -79,6 +92,14 @@ export const OPTIONS: readonly OptionDoc[] = [
   { key: "defaultCpus", flag: "--default-cpus", env: "KILN_DEFAULT_CPUS", help: "CPU cores of a session that asks for none" },
   { key: "maxCpus", flag: "--max-cpus", env: "KILN_MAX_CPUS", help: "most CPU cores a session may ask for (config.resources.cpu)" },
   { key: "requestTimeoutMs", flag: "--request-timeout-ms", env: "KILN_REQUEST_TIMEOUT_MS", help: "a request body slower than this gets 408" },
+  { key: "auth", flag: "--auth", env: "KILN_AUTH", help: "auto, on or off; auto: required unless --host is a loopback address" },
+  { key: "keysFile", flag: "--keys-file", env: "KILN_KEYS_FILE", help: "JSON file of keypairs, mode 0600 (default: $XDG_CONFIG_HOME/kiln/keys.json or ~/.config/kiln/keys.json); `kiln keygen` adds one" },
+  { key: "rateLimit", flag: "--rate-limit", env: "KILN_RATE_LIMIT", help: "requests per window per access key (a key's rateLimit wins); more → 429; 0: no limit" },
+  { key: "rateLimitWindowMs", flag: "--rate-limit-window-ms", env: "KILN_RATE_LIMIT_WINDOW_MS", help: "the rolling window of --rate-limit and --anonymous-rate-limit" },
+  { key: "anonymousRateLimit", flag: "--anonymous-rate-limit", env: "KILN_ANONYMOUS_RATE_LIMIT", help: "with authentication off: requests per window per client address; 0: no limit" },
+  { key: "maxRuns", flag: "--max-runs", env: "KILN_MAX_RUNS", help: "runs executing at once, server-wide; more wait in the run queue" },
+  { key: "maxRunsPerKey", flag: "--max-runs-per-key", env: "KILN_MAX_RUNS_PER_KEY", help: "runs executing at once per access key (or client address); more wait in the run queue" },
+  { key: "runQueueSize", flag: "--run-queue-size", env: "KILN_RUN_QUEUE_SIZE", help: "runs waiting for a slot at most; more → 503" },
 ];
 
 export class ConfigError extends Error {
