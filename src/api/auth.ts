@@ -5,7 +5,7 @@
 import type { Context, MiddlewareHandler } from "hono";
 import type { KeyStore } from "../auth/keys.ts";
 import { AuthFailure, authenticate } from "../auth/verify.ts";
-import { PROBLEM_BASE } from "./problem.ts";
+import { Problem } from "./problem.ts";
 
 /** Who a request comes from. */
 export interface Principal {
@@ -55,22 +55,9 @@ export function requestOwner(c: Context): string | null {
   return c.get("principal")?.accessKey ?? null;
 }
 
-const TITLES = {
-  "auth-failed": "Credential/signature mismatch.",
-  "invalid-auth-params": "Missing or invalid authorization parameters.",
-} as const;
-
-/**
- * 401 problem+json with Backend.AI's names for every failure (Backend.AI answers
- * invalid-auth-params with 400). Built here because problem.ts does not list
- * these two names yet.
- */
+/** 401 problem+json with Backend.AI's names; the challenge names both schemes Kiln accepts. */
 function authProblem(failure: AuthFailure): Response {
-  const body = { type: PROBLEM_BASE + failure.problem, title: TITLES[failure.problem], msg: failure.message };
-  return new Response(JSON.stringify(body), {
-    status: 401,
-    headers: { "content-type": "application/problem+json", "www-authenticate": 'BackendAI signMethod="HMAC-SHA256", Bearer' },
-  });
+  return new Problem(failure.problem, failure.message).toResponse({ "www-authenticate": 'BackendAI signMethod="HMAC-SHA256", Bearer' });
 }
 
 /**

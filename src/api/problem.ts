@@ -8,6 +8,9 @@ const PROBLEMS = {
   "object-not-found": [404, "No such object."],
   "generic-bad-request": [400, "Bad request."],
   "invalid-api-params": [400, "Missing or invalid API parameters."],
+  // Both 401 in Kiln: Backend.AI answers invalid-auth-params with 400, but every client treats 401 as "check your keys".
+  "auth-failed": [401, "Credential/signature mismatch."],
+  "invalid-auth-params": [401, "Missing or invalid authorization parameters."],
   "method-not-allowed": [405, "HTTP Method Not Allowed."],
   "not-implemented": [400, "This API is not implemented."],
   "deprecated": [400, "This API is deprecated."],
