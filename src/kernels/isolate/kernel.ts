@@ -17,6 +17,7 @@ import { ModuleHost, sessionPath } from "./resolve.ts";
 import { drive, describeError, type RunContext, type RunResult } from "./run.ts";
 import type { ProgramContext, RunState, Sandbox } from "./sandbox.ts";
 import { isTypeScript, outputPath, stripTypes, TranspileError } from "./transpile.ts";
+import { SCRIPT_END_LINE, SCRIPT_END_SETUP } from "./runtime/script-end.ts";
 
 export interface KernelDeps {
   ivm: IVM;
@@ -76,15 +77,7 @@ export class IsolateKernel implements Kernel {
     source = rewriteDynamicImport(source, `${WORK_DIR}/${filename}`);
     return this.finish(
       await drive(this.runContext(sandbox, context, io), async (timeout) => {
-        if (!/\bawait\b/.test(source)) {
-          // Compile and run in one call into the isolate: the common case stays cheap.
-          try {
-            await context.context.eval(source, { filename, timeout: timeout() });
-          } catch (error) {
-            throw isCompileError(error, filename) ? compileError(filename, source, error) : error;
-          }
-          return context.state("tick", [Date.now()], timeout());
-        }
+        if (!/\bawait\b/.test(source)) return this.runScript(context, source, filename, timeout);
         let script;
         let wrapped = false;
         try {
@@ -101,6 +94,30 @@ export class IsolateKernel implements Kernel {
         return context.state("tick", [Date.now()], timeout());
       }),
     );
+  }
+
+  /**
+   * A query without await, the common case: the script and the loop's first tick go to the
+   * isolate together, one wake-up of its thread for both (see runtime/script-end.ts). A script
+   * the end line does not fit (it does not compile) runs alone, so its own error is reported.
+   */
+  private async runScript(context: ProgramContext, source: string, filename: string, timeout: () => number): Promise<RunState> {
+    const ran = context.context.eval(source + SCRIPT_END_LINE, { filename, timeout: timeout() });
+    const after = context.stateOrNull("afterScript", [], timeout());
+    // Should the isolate go away, `ran` reports it.
+    after.catch(() => {});
+    try {
+      await ran;
+    } catch (error) {
+      if (!isCompileError(error, filename)) throw error;
+      try {
+        await context.context.eval(source, { filename, timeout: timeout() });
+      } catch (error) {
+        throw isCompileError(error, filename) ? compileError(filename, source, error) : error;
+      }
+      return context.state("tick", [Date.now()], timeout());
+    }
+    return (await after) ?? context.state("tick", [Date.now()], timeout());
   }
 
   async step(step: BatchStep, command: string, io: StepIO): Promise<number> {
@@ -238,6 +255,7 @@ export class IsolateKernel implements Kernel {
     if (this.repl) return this.repl;
     const context = await sandbox.freshContext();
     await context.init(this.deps.ivm, this.bridge, this.processConfig([NODE_PATH], true));
+    await context.context.eval(SCRIPT_END_SETUP);
     this.repl = context;
     return context;
   }

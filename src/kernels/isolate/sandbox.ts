@@ -20,7 +20,7 @@ export interface RunState {
   done?: number;
 }
 
-const CONTROL = ["init", "runMain", "track", "tick", "stdin", "end", "fail", "status", "complete", "builtinExportNames", "importDone", "importFailed"] as const;
+const CONTROL = ["init", "runMain", "track", "tick", "afterScript", "stdin", "end", "fail", "status", "complete", "builtinExportNames", "importDone", "importFailed"] as const;
 type ControlName = (typeof CONTROL)[number];
 
 /** Only well-formed states pass; anything else reads as "the program has finished with 1". */
@@ -87,6 +87,12 @@ export class ProgramContext {
   /** A call whose result is a RunState, checked: the program can tamper with the runtime that made it. */
   async state(name: ControlName, args: unknown[], timeout?: number): Promise<RunState> {
     return checkState(await this.call(name, args, timeout));
+  }
+
+  /** A RunState, or null where the runtime answers null (afterScript when the script threw). */
+  async stateOrNull(name: ControlName, args: unknown[], timeout?: number): Promise<RunState | null> {
+    const raw = await this.call(name, args, timeout);
+    return raw === null ? null : checkState(raw);
   }
 
   /** The same, passing an in-isolate value (a Reference) back into the isolate after primitive arguments. */

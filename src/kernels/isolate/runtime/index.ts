@@ -12,6 +12,7 @@ import { console, reportError, resetConsole } from "./util.ts";
 import { process, type ProcessConfig } from "./process.ts";
 import { readLine, stdin } from "./stdin.ts";
 import { builtin, builtinExportNames, dynamicImport, hasPendingImports, replModule, requireFrom, runMain, settleImport, takeImportRequests } from "./modules.ts";
+import { SCRIPT_END_SYMBOL } from "./script-end.ts";
 
 const g = globalThis as Record<string, unknown>;
 const globalEval = eval;
@@ -125,6 +126,9 @@ function guarded(fn: () => void): void {
   }
 }
 
+/** A query script reached its last line (see script-end.ts). */
+let scriptEnded = false;
+
 /** Ends a run: 'exit' listeners, no timers left behind; returns the exit code and readies the next run. */
 function finishRun(): number {
   if (state.exiting === null) {
@@ -139,6 +143,7 @@ function finishRun(): number {
 }
 
 function resetRun(): void {
+  scriptEnded = false;
   resetOutput();
   resetConsole();
   state.exiting = null;
@@ -165,6 +170,13 @@ const control = {
       define("require", mod.require);
       define("module", mod);
       define("exports", mod.exports);
+      Object.defineProperty(g, Symbol.for(SCRIPT_END_SYMBOL), {
+        configurable: true,
+        value: () => {
+          scriptEnded = true;
+          return true;
+        },
+      });
     }
   },
   /** A CommonJS main file. */
@@ -189,6 +201,12 @@ const control = {
       return { ...runState(-1), done: finishRun() };
     }
     return runState(next);
+  },
+  /** tick() after a query script, queued behind it; null when the script did not reach its end (it threw). */
+  afterScript(): RunState | null {
+    if (!scriptEnded) return null;
+    scriptEnded = false;
+    return control.tick(Date.now());
   },
   stdin(text: string | null): RunState {
     guarded(() => stdin.deliver(text));
