@@ -7,6 +7,7 @@ import type { KernelFactory, SessionLimits } from "../kernels/kernel.ts";
 import { MemoryVfs } from "../vfs/memory.ts";
 import type { Vfs } from "../vfs/vfs.ts";
 import { SessionError } from "./errors.ts";
+import type { RunObserver } from "./observer.ts";
 import { Session } from "./session.ts";
 
 export interface CreateRequest {
@@ -48,6 +49,8 @@ export class Registry {
   constructor(
     private readonly config: KilnConfig,
     private readonly catalog: Catalog,
+    /** Told of every session's step and run ends (metrics). */
+    private readonly observer?: RunObserver,
   ) {
     const every = Math.max(1000, Math.min(60_000, Math.floor(config.idleTimeoutMs / 4)));
     this.gcTimer = setInterval(() => void this.collectIdle().catch(() => undefined), every);
@@ -162,7 +165,12 @@ export class Registry {
       { id, name: request.name, image: resolved.image, tag: request.tag, environ: request.environ, limits, kernelName: resolved.factory.name },
       vfs,
       kernel,
-      { flushIntervalMs: this.config.flushIntervalMs, consoleCapChars: this.config.consoleCapChars, maxRuns: MAX_RUNS_PER_SESSION },
+      {
+        flushIntervalMs: this.config.flushIntervalMs,
+        consoleCapChars: this.config.consoleCapChars,
+        maxRuns: MAX_RUNS_PER_SESSION,
+        ...(this.observer && { observer: this.observer }),
+      },
     );
     this.byId.set(id, session);
     this.byName.set(request.name, session);

@@ -7,6 +7,7 @@ import type { BatchStep, ConsoleItem, InputRequest, Kernel, StepIO } from "../ke
 import { StepAbort, type StepAbortReason } from "../kernels/kernel.ts";
 import { ConsoleBuffer, type Control } from "./console.ts";
 import { SessionError } from "./errors.ts";
+import type { RunOutcome, StepName } from "./observer.ts";
 
 export type RunStatus = Control["status"] | "continued";
 
@@ -34,6 +35,9 @@ export interface RunSettings {
   capChars: number;
   /** Every stdout/stderr text, for the session's logs. */
   onOutput(text: string): void;
+  /** Each step's and the run's end with its wall-clock seconds, for metrics (see observer.ts). */
+  onStepEnd?(step: StepName, seconds: number): void;
+  onEnd?(outcome: RunOutcome, seconds: number): void;
 }
 
 type Outcome = { exitCode: number } | { aborted: StepAbortReason };
@@ -60,6 +64,7 @@ export class Run {
   delivered = false;
   private outputBytes = 0;
   private outputCut = false;
+  private startedAt = 0;
 
   constructor(
     readonly id: string,
@@ -71,9 +76,10 @@ export class Run {
 
   /** Runs the job to its end. Called once, when the run reaches the head of its session's queue. */
   async execute(kernel: Kernel): Promise<void> {
+    this.startedAt = performance.now();
     if (this.job.mode === "query") {
       const { code } = this.job;
-      return this.end(await this.step((io) => kernel.query(code, io)));
+      return this.end(await this.step("query", (io) => kernel.query(code, io)));
     }
     const { options } = this.job;
     let buildFailed = false;
@@ -113,11 +119,12 @@ export class Run {
   private batchStep(kernel: Kernel, step: BatchStep, command: string | null | undefined): Promise<Outcome> {
     // Backend.AI reports a skipped step as finished with exit code 0.
     if (!command) return Promise.resolve(this.abortReason ? { aborted: this.abortReason } : { exitCode: 0 });
-    return this.step((io) => kernel.step(step, command, io));
+    return this.step(step, (io) => kernel.step(step, command, io));
   }
 
-  private async step(body: (io: StepIO) => Promise<number>): Promise<Outcome> {
+  private async step(name: StepName, body: (io: StepIO) => Promise<number>): Promise<Outcome> {
     if (this.abortReason) return { aborted: this.abortReason };
+    const started = performance.now();
     const controller = new AbortController();
     this.current = controller;
     const timer = new StepTimer(this.settings.stepTimeoutMs, () => controller.abort(new StepAbort("timeout")));
@@ -138,6 +145,7 @@ export class Run {
       timer.clear();
       this.current = null;
       for (const stream of ["stdout", "stderr"] as const) this.output(stream, decoders[stream].decode());
+      this.settings.onStepEnd?.(name, (performance.now() - started) / 1000);
     }
     const reason = controller.signal.reason;
     return controller.signal.aborted && reason instanceof StepAbort ? { aborted: reason.reason } : { exitCode };
@@ -179,14 +187,19 @@ export class Run {
   }
 
   private end(outcome: Outcome): void {
+    let ended: RunOutcome;
     if ("exitCode" in outcome) {
       this.record({ status: "finished", exitCode: outcome.exitCode, options: null });
+      ended = "finished";
     } else if (outcome.aborted === "timeout") {
       this.record({ status: "exec-timeout", exitCode: null, options: null });
+      ended = "exec-timeout";
     } else {
       this.record({ status: "finished", exitCode: EXIT_INTERRUPTED, options: null });
+      ended = "interrupted";
     }
     this.ended = true;
+    this.settings.onEnd?.(ended, (performance.now() - this.startedAt) / 1000);
   }
 
   private record(control: Control): void {

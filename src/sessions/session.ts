@@ -5,6 +5,7 @@
 import type { Kernel, SessionLimits } from "../kernels/kernel.ts";
 import type { Vfs } from "../vfs/vfs.ts";
 import { SessionError } from "./errors.ts";
+import type { RunObserver } from "./observer.ts";
 import { Run, type Job, type RunResult } from "./run.ts";
 
 export interface SessionInit {
@@ -22,6 +23,8 @@ export interface SessionSettings {
   consoleCapChars: number;
   /** Runs queued or finished-but-unread that one session may hold. */
   maxRuns: number;
+  /** Told of each step's and run's end (metrics). */
+  observer?: RunObserver;
 }
 
 export type SessionStatus = "RUNNING" | "RESTARTING" | "TERMINATING" | "TERMINATED";
@@ -39,6 +42,7 @@ export class Session {
   private readonly tasks: { task: () => Promise<void>; resolve: () => void; reject: (error: unknown) => void }[] = [];
   private pumping = false;
   private active: Run | null = null;
+  private waitingRuns = 0;
   private log: string[] = [];
   private logChars = 0;
 
@@ -67,6 +71,11 @@ export class Session {
     return this.tasks.length > 0;
   }
 
+  /** Runs started but waiting for the run before them to end (the queue depth of metrics). */
+  get queuedRuns(): number {
+    return this.waitingRuns;
+  }
+
   /** Starts a query or batch run (queued behind the current one) and returns its first result. */
   start(runId: string, job: Job): Promise<RunResult> {
     // The request may have been read while the session was being destroyed: a run
@@ -80,15 +89,23 @@ export class Session {
     if (this.runs.size >= this.settings.maxRuns) {
       throw new SessionError("too-many-runs", `Session ${this.name} already holds ${this.runs.size} unfinished or unread runs.`);
     }
+    const { observer } = this.settings;
+    const { image } = this.init;
     const run = new Run(runId, job, {
       stepTimeoutMs: this.init.limits.stepTimeoutMs,
       outputBytes: this.init.limits.outputBytes,
       capChars: this.settings.consoleCapChars,
       onOutput: (text) => this.appendLog(text),
+      ...(observer && {
+        onStepEnd: (step, seconds) => observer.stepEnded(image, step, seconds),
+        onEnd: (outcome, seconds) => observer.runEnded(image, outcome, seconds),
+      }),
     });
     this.runs.set(runId, run);
+    this.waitingRuns++;
     // run.execute() records its own failures; the catch only keeps a future bug from crashing the process.
     void this.enqueue(async () => {
+      this.waitingRuns--;
       this.active = run;
       this.numQueriesExecuted++;
       try {
