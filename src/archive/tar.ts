@@ -1,13 +1,16 @@
 // A streaming tar of a session subtree, like Docker's get_archive: entries are named from
 // `name` (the basename of the path), directories come before their contents, symlinks are
-// stored as symlinks. The stream is pull-driven end to end: nothing is read from the Vfs
-// until the consumer asks, and tar-stream's backpressure (its readable buffer and each
-// entry's writable buffer) keeps only a chunk or two in flight however large the files.
+// stored as symlinks; the tree comes from walk.ts. The stream is pull-driven end to end:
+// nothing is read from the Vfs until the consumer asks, and tar-stream's backpressure (its
+// readable buffer and each entry's writable buffer) keeps only a chunk or two in flight
+// however large the files.
 
 import { pack, type Header, type Pack } from "tar-stream";
-import { VfsError, type Stat, type Vfs } from "../vfs/vfs.ts";
-import { joinPath } from "../vfs/paths.ts";
-import { primedRead } from "./primed.ts";
+import type { FileReader, Vfs } from "../vfs/vfs.ts";
+import { walkTree } from "./walk.ts";
+
+/** Bytes read from a file at a time. */
+const CHUNK_BYTES = 64 * 1024;
 
 type EntrySink = ReturnType<Pack["entry"]>;
 type EntryHeader = Partial<Header> & { name: string };
@@ -15,9 +18,8 @@ type EntryHeader = Partial<Header> & { name: string };
 export function tarStream(vfs: Vfs, path: string, name: string): ReadableStream<Uint8Array> {
   const packer = pack();
   const chunks = packer[Symbol.asyncIterator]();
-  let started = false;
+  let walking: Promise<void> | undefined;
   let stopped = false;
-  let current: ReadableStreamDefaultReader<Uint8Array> | undefined;
 
   const stop = new Error("tar stream cancelled");
 
@@ -52,82 +54,64 @@ export function tarStream(vfs: Vfs, path: string, name: string): ReadableStream<
     });
   }
 
-  async function addFile(path: string, header: EntryHeader, size: number): Promise<void> {
-    // A FIFO or socket a program made is left out (as GNU tar leaves sockets out), before its header is written.
-    const content = await primedRead(vfs, path);
-    if (!content) return;
-    const reader = content.getReader();
-    current = reader;
-    if (stopped) {
-      await reader.cancel().catch(() => {});
-      throw stop;
-    }
+  async function addFile(file: FileReader, header: EntryHeader, size: number): Promise<void> {
     const { sink, finished } = entry(header);
-    try {
-      let written = 0;
-      while (written < size) {
-        const { done, value } = await reader.read();
-        if (stopped) throw stop;
-        if (done) break;
-        // The header already promised `size` bytes: a file that grew is cut there.
-        const chunk = written + value.byteLength > size ? value.subarray(0, size - written) : value;
-        written += chunk.byteLength;
-        if (!sink.write(chunk)) await drained(sink);
-        if (stopped) throw stop;
-      }
-      if (written < size) throw new Error(`${path} shrank while being archived`);
-    } finally {
-      current = undefined;
-      await reader.cancel().catch(() => {});
+    let written = 0;
+    while (written < size) {
+      const chunk = new Uint8Array(Math.min(CHUNK_BYTES, size - written));
+      const n = await file.read(chunk);
+      if (stopped) throw stop;
+      // The header promised `size` bytes: a file that grew is cut there, one that shrank fails.
+      if (n === 0) throw new Error(`${header.name} shrank while being archived`);
+      written += n;
+      if (!sink.write(n === chunk.byteLength ? chunk : chunk.subarray(0, n))) await drained(sink);
+      if (stopped) throw stop;
     }
     sink.end(null);
     await finished;
   }
 
-  async function add(path: string, entryName: string, stat: Stat): Promise<void> {
-    if (stopped) throw stop;
-    const base = { mode: stat.mode, mtime: new Date(stat.mtimeMs) };
-    if (stat.kind === "dir") {
-      await addVoid({ ...base, name: `${entryName}/`, type: "directory" });
-      for (const child of await vfs.list(path)) {
-        await add(joinPath(path, child.name), `${entryName}/${child.name}`, child);
-      }
-    } else if (stat.kind === "symlink") {
-      const linkname = await vfs.readlink(path);
-      await addVoid({ ...base, name: entryName, type: "symlink", linkname });
-    } else {
-      await addFile(path, { ...base, name: entryName, type: "file", size: stat.size }, stat.size);
-    }
-  }
-
   async function walk(): Promise<void> {
-    const stat = await vfs.stat(path);
-    if (!stat) throw new VfsError("ENOENT", path);
-    await add(path, name, stat);
+    for await (const item of walkTree(vfs, path, name)) {
+      if (stopped) {
+        if (item.kind === "file") await item.file.close();
+        throw stop;
+      }
+      const base = { mode: item.stat.mode, mtime: new Date(item.stat.mtimeMs) };
+      if (item.kind === "dir") {
+        await addVoid({ ...base, name: `${item.name}/`, type: "directory" });
+      } else if (item.kind === "symlink") {
+        await addVoid({ ...base, name: item.name, type: "symlink", linkname: item.target });
+      } else {
+        try {
+          await addFile(item.file, { ...base, name: item.name, type: "file", size: item.stat.size }, item.stat.size);
+        } finally {
+          await item.file.close();
+        }
+      }
+    }
   }
 
   return new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
-        if (!started) {
-          started = true;
-          walk().then(
-            () => packer.finalize(),
-            (err: unknown) => {
-              if (err !== stop) packer.destroy(err instanceof Error ? err : new Error(String(err)));
-            },
-          );
-        }
+        walking ??= walk().then(
+          () => packer.finalize(),
+          (err: unknown) => {
+            if (err !== stop) packer.destroy(err instanceof Error ? err : new Error(String(err)));
+          },
+        );
         const { done, value } = await chunks.next();
         if (done) return controller.close();
         // A plain view, not a Node Buffer, so every runtime sees the same type.
         const chunk = value as Uint8Array;
         controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
       },
-      async cancel(reason) {
+      async cancel() {
         stopped = true;
         packer.destroy();
-        await current?.cancel(reason).catch(() => {});
+        // Resolves once the walk has closed every file and directory it held.
+        await walking;
       },
     },
     { highWaterMark: 0 },

@@ -1,13 +1,13 @@
 // A streamed zip of several session paths. zip.js writes into a TransformStream whose
 // readable side we hand out through our own pull-driven stream: zip.js awaits each write,
-// so the consumer's pace drives how fast files are read and deflated, and only the entry
-// being written is open. Symlinks are stored the Info-ZIP way (Unix mode S_IFLNK, the
-// target as content), which `unzip` restores as links and others extract as small files.
+// so the consumer's pace drives how fast files are read and deflated, and besides the walk's
+// directory handles (walk.ts) only the file being written is open. Symlinks are stored the
+// Info-ZIP way (Unix mode S_IFLNK, the target as content), which `unzip` restores as links
+// and others extract as small files.
 
 import { configure, ZipWriter, type ZipWriterAddDataOptions } from "@zip.js/zip.js";
-import { VfsError, type Stat, type Vfs } from "../vfs/vfs.ts";
-import { joinPath } from "../vfs/paths.ts";
-import { primedRead } from "./primed.ts";
+import type { FileReader, Vfs } from "../vfs/vfs.ts";
+import { walkTree, type WalkEntry } from "./walk.ts";
 
 // Workers would need a bundled worker script on every runtime; compression runs inline instead.
 configure({ useWebWorkers: false });
@@ -27,63 +27,55 @@ export interface ZipEntrySource {
   name: string;
 }
 
+/** Bytes read from a file at a time. */
+const CHUNK_BYTES = 64 * 1024;
+
+/** `size` bytes of an open file as zip.js reads them (it promised that size in the header). */
+function fileContent(file: FileReader, size: number): ReadableStream<Uint8Array> {
+  let left = size;
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        if (left === 0) return controller.close();
+        const chunk = new Uint8Array(Math.min(CHUNK_BYTES, left));
+        const n = await file.read(chunk);
+        if (n === 0) throw new Error("the file shrank while being archived");
+        left -= n;
+        controller.enqueue(n === chunk.byteLength ? chunk : chunk.subarray(0, n));
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}
+
 export function zipStream(vfs: Vfs, entries: ZipEntrySource[]): ReadableStream<Uint8Array> {
   const pipe = new TransformStream<Uint8Array, Uint8Array>();
   const output = pipe.readable.getReader();
   const abort = new AbortController();
-  let started = false;
+  let running: Promise<void> | undefined;
   let stopped = false;
   let failure: unknown;
-  let current: ReadableStreamDefaultReader<Uint8Array> | undefined;
 
-  // The file's content as zip.js will read it: we keep the Vfs reader so a cancel can release it.
-  function source(content: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
-    const reader = content.getReader();
-    current = reader;
-    return new ReadableStream<Uint8Array>(
-      {
-        async pull(controller) {
-          const { done, value } = await reader.read();
-          if (done) {
-            current = undefined;
-            controller.close();
-          } else controller.enqueue(value);
-        },
-        cancel(reason) {
-          current = undefined;
-          return reader.cancel(reason);
-        },
-      },
-      { highWaterMark: 0 },
-    );
-  }
-
-  async function add(writer: ZipWriter<unknown>, path: string, name: string, stat: Stat): Promise<void> {
-    if (stopped) return;
-    const options: ZipWriterAddDataOptions = { lastModDate: new Date(stat.mtimeMs), signal: abort.signal };
-    if (stat.kind === "dir") {
-      await writer.add(`${name}/`, null, { ...options, directory: true, unixMode: stat.mode });
-      for (const child of await vfs.list(path)) {
-        await add(writer, joinPath(path, child.name), `${name}/${child.name}`, child);
-      }
-    } else if (stat.kind === "symlink") {
-      const target = encoder.encode(await vfs.readlink(path));
+  async function add(writer: ZipWriter<unknown>, item: WalkEntry): Promise<void> {
+    const options: ZipWriterAddDataOptions = { lastModDate: new Date(item.stat.mtimeMs), signal: abort.signal };
+    if (item.kind === "dir") {
+      await writer.add(`${item.name}/`, null, { ...options, directory: true, unixMode: item.stat.mode });
+    } else if (item.kind === "symlink") {
+      const target = encoder.encode(item.target);
       const content = new ReadableStream<Uint8Array>({
         start(controller) {
           controller.enqueue(target);
           controller.close();
         },
       });
-      await writer.add(name, content, { ...options, unixMode: S_IFLNK | 0o777, level: 0, uncompressedSize: target.byteLength });
+      await writer.add(item.name, content, { ...options, unixMode: S_IFLNK | 0o777, level: 0, uncompressedSize: target.byteLength });
     } else {
-      // A FIFO or socket a program made is left out, before zip.js writes its local header.
-      const content = await primedRead(vfs, path);
-      if (!content) return;
-      await writer.add(name, source(content), {
+      const { size } = item.stat;
+      await writer.add(item.name, fileContent(item.file, size), {
         ...options,
-        unixMode: S_IFREG | stat.mode,
-        uncompressedSize: stat.size,
-        zip64: stat.size >= ZIP64_FROM,
+        unixMode: S_IFREG | item.stat.mode,
+        uncompressedSize: size,
+        zip64: size >= ZIP64_FROM,
       });
     }
   }
@@ -91,10 +83,14 @@ export function zipStream(vfs: Vfs, entries: ZipEntrySource[]): ReadableStream<U
   async function run(): Promise<void> {
     const writer = new ZipWriter(pipe.writable);
     for (const entry of entries) {
-      if (stopped) return;
-      const stat = await vfs.stat(entry.path);
-      if (!stat) throw new VfsError("ENOENT", entry.path);
-      await add(writer, entry.path, entry.name, stat);
+      for await (const item of walkTree(vfs, entry.path, entry.name)) {
+        try {
+          if (stopped) return;
+          await add(writer, item);
+        } finally {
+          if (item.kind === "file") await item.file.close();
+        }
+      }
     }
     if (!stopped) await writer.close();
   }
@@ -102,16 +98,12 @@ export function zipStream(vfs: Vfs, entries: ZipEntrySource[]): ReadableStream<U
   return new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
-        if (!started) {
-          started = true;
-          run().catch(async (error: unknown) => {
-            if (stopped) return;
-            failure = error;
-            await current?.cancel(error).catch(() => {});
-            // Unblocks the pending read below with the error; the writable may be locked by zip.js.
-            await output.cancel(error).catch(() => {});
-          });
-        }
+        running ??= run().catch(async (error: unknown) => {
+          if (stopped) return;
+          failure = error;
+          // Unblocks the pending read below with the error; the writable may be locked by zip.js.
+          await output.cancel(error).catch(() => {});
+        });
         const { done, value } = await output.read();
         if (failure !== undefined) throw failure;
         if (done) controller.close();
@@ -120,8 +112,9 @@ export function zipStream(vfs: Vfs, entries: ZipEntrySource[]): ReadableStream<U
       async cancel(reason) {
         stopped = true;
         abort.abort(reason);
-        await current?.cancel(reason).catch(() => {});
         await output.cancel(reason).catch(() => {});
+        // Resolves once the walk has closed every file and directory it held.
+        await running;
       },
     },
     { highWaterMark: 0 },

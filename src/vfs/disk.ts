@@ -21,18 +21,16 @@ import { constants as C, promises as fsp } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import type { Stats } from "node:fs";
-import type { DirEntry, FileWrite, Quota, Stat, Usage, Vfs, VfsErrorCode } from "./vfs.ts";
+import type { DirEntry, DirHandle, FileWrite, Quota, Stat, Usage, Vfs } from "./vfs.ts";
 import { VfsError } from "./vfs.ts";
-import { checkBatchConflicts, compareNames, DEFAULT_QUOTA, splitChild, splitPath } from "./shared.ts";
+import { DiskDir, openFileAt } from "./disk-dir.ts";
+import { at, DIR_FLAGS, errno, explainDirError, lstatAt, notRegular, PROC_FD, rawNamesOf, toStat, unlinkAt, vfsError } from "./disk-fd.ts";
+import { checkBatchConflicts, DEFAULT_QUOTA, splitChild, splitPath } from "./shared.ts";
 
-const PROC_FD = "/proc/self/fd";
 const CHUNK_BYTES = 64 * 1024;
 const FILE_MODE = 0o644;
 const DIR_MODE = 0o755;
 
-const DIR_FLAGS = C.O_RDONLY | C.O_DIRECTORY | C.O_NOFOLLOW;
-// O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused after fstat anyway).
-const READ_FLAGS = C.O_RDONLY | C.O_NOFOLLOW | C.O_NONBLOCK;
 const CREATE_FLAGS = C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW;
 const APPEND_FLAGS = C.O_WRONLY | C.O_APPEND | C.O_NOFOLLOW | C.O_NONBLOCK;
 
@@ -57,19 +55,6 @@ const MOUNT_OPTIONS = "loop,nosuid,nodev,noinit_itable";
 /** Image names the sweep recognises: `${root}.${tag}.img`, for roots without a dot in their name. */
 const IMAGE_NAME = /^([^.]+)\.([A-Za-z0-9._-]+)\.img$/;
 const IMAGE_TAG = /^[A-Za-z0-9._-]{1,128}$/;
-
-/** errno codes that translate one to one (ENOSPC and EDQUOT become EQUOTA, see vfsError). */
-const ERRNO_CODES: Record<string, VfsErrorCode> = {
-  ENOENT: "ENOENT",
-  EEXIST: "EEXIST",
-  ENOTDIR: "ENOTDIR",
-  EISDIR: "EISDIR",
-  ENOTEMPTY: "ENOTEMPTY",
-  ELOOP: "ESYMLINK",
-  EINVAL: "EINVAL",
-  ENAMETOOLONG: "EINVAL",
-  ENXIO: "EINVAL", // a socket, or a FIFO opened for writing with no reader
-};
 
 export interface DiskVfsOptions {
   quota?: Quota;
@@ -184,19 +169,16 @@ export class DiskVfs implements Vfs {
   }
 
   async list(path: string): Promise<DirEntry[]> {
-    const dir = await this.openDir(splitPath(path), path);
+    const dir = await this.openDir(path);
     try {
-      const names = (await readdirOf(dir)).sort(compareNames);
-      const stats = await Promise.all(names.map((name) => lstatAt(dir, name)));
-      const entries: DirEntry[] = [];
-      names.forEach((name, i) => {
-        const st = stats[i];
-        if (st) entries.push({ name, ...toStat(st) }); // null: removed since readdir
-      });
-      return entries;
+      return await dir.list();
     } finally {
       await dir.close();
     }
+  }
+
+  async openDir(path: string): Promise<DirHandle> {
+    return new DiskDir(await this.openDirAt(splitPath(path), path), path);
   }
 
   async readFile(path: string): Promise<Uint8Array> {
@@ -438,7 +420,7 @@ export class DiskVfs implements Vfs {
    * Opens the directory `parts` below the root without following any symlink; with
    * `create`, missing directories are made (and given to the owner) on the way.
    */
-  private async openDir(parts: readonly string[], path: string, create = false): Promise<FileHandle> {
+  private async openDirAt(parts: readonly string[], path: string, create = false): Promise<FileHandle> {
     let dir = await this.openRoot(path);
     try {
       for (const name of parts) {
@@ -456,7 +438,7 @@ export class DiskVfs implements Vfs {
 
   /** Runs `fn` with the directory `parts` open, and closes it. */
   private async inDir<T>(parts: readonly string[], path: string, fn: (dir: FileHandle) => Promise<T>, create = false): Promise<T> {
-    const dir = await this.openDir(parts, path, create);
+    const dir = await this.openDirAt(parts, path, create);
     try {
       return await fn(dir);
     } finally {
@@ -511,23 +493,9 @@ export class DiskVfs implements Vfs {
   private async openFile(path: string): Promise<FileHandle> {
     const { parents, name } = splitChild(path);
     return this.inDir(parents, path, async (dir) => {
-      // Look before opening: opening a device or FIFO can have effects of its own.
-      const st = await lstatAt(dir, name);
-      if (!st) throw new VfsError("ENOENT", path);
-      checkReadable(st, path);
-      let file: FileHandle;
-      try {
-        file = await fsp.open(at(dir, name), READ_FLAGS);
-      } catch (e) {
-        throw vfsError(e, path);
-      }
-      try {
-        checkReadable(await file.stat(), path); // it may have been swapped since the lstat
-        return file;
-      } catch (e) {
-        await file.close();
-        throw e;
-      }
+      const opened = await openFileAt(dir, name, path);
+      if (!opened) throw notRegular(path);
+      return opened.file;
     });
   }
 
@@ -682,106 +650,6 @@ export class DiskVfs implements Vfs {
 }
 
 // --- helpers ------------------------------------------------------------------
-
-/** A name in the directory open as `dir`: the kernel resolves the fd itself, not a path. */
-function at(dir: FileHandle, name: string): string;
-/** The same for a name as raw bytes: Linux names need not be UTF-8. */
-function at(dir: FileHandle, name: Buffer): Buffer;
-function at(dir: FileHandle, name: string | Buffer): string | Buffer;
-function at(dir: FileHandle, name: string | Buffer): string | Buffer {
-  const prefix = `${PROC_FD}/${dir.fd}/`;
-  return typeof name === "string" ? prefix + name : Buffer.concat([Buffer.from(prefix), name]);
-}
-
-/**
- * Names in `dir` as raw bytes, for walks that must see every entry: a name that is not
- * UTF-8 comes back from a string readdir with U+FFFD in it and then names nothing.
- */
-async function rawNamesOf(dir: FileHandle): Promise<Buffer[]> {
-  try {
-    return await fsp.readdir(`${PROC_FD}/${dir.fd}`, { encoding: "buffer" });
-  } catch (e) {
-    if (errno(e) === "ENOENT") return [];
-    throw e;
-  }
-}
-
-/** Names in the directory open as `dir`; none when it has been deleted since we opened it. */
-async function readdirOf(dir: FileHandle): Promise<string[]> {
-  try {
-    return await fsp.readdir(`${PROC_FD}/${dir.fd}`);
-  } catch (e) {
-    if (errno(e) === "ENOENT") return [];
-    throw e;
-  }
-}
-
-function errno(e: unknown): string | undefined {
-  const code = (e as { code?: unknown } | null)?.code;
-  return typeof code === "string" ? code : undefined;
-}
-
-/** Translates a host error; errors with no session meaning (EACCES, EMFILE, EIO…) pass through. */
-function vfsError(e: unknown, path: string): unknown {
-  if (e instanceof VfsError) return e;
-  if (errno(e) === "ENOSPC" || errno(e) === "EDQUOT") {
-    return new VfsError("EQUOTA", path, `EQUOTA: the session's filesystem is full (${path === "" ? "/" : path})`);
-  }
-  const code = ERRNO_CODES[errno(e) ?? ""];
-  return code ? new VfsError(code, path) : e;
-}
-
-/**
- * Why a directory could not be opened with O_DIRECTORY|O_NOFOLLOW: Linux says ENOTDIR
- * for both a file and a symlink, so an lstat through the same fd tells them apart.
- */
-async function explainDirError(e: unknown, dir: FileHandle, name: string, path: string): Promise<unknown> {
-  if (errno(e) !== "ENOTDIR" && errno(e) !== "ELOOP") return vfsError(e, path);
-  const st = await lstatAt(dir, name).catch(() => null);
-  return new VfsError(st?.isSymbolicLink() ? "ESYMLINK" : "ENOTDIR", path);
-}
-
-/** lstat of a name in a directory fd; null when it is not there. */
-async function lstatAt(dir: FileHandle, name: string | Buffer): Promise<Stats | null> {
-  try {
-    return await fsp.lstat(at(dir, name));
-  } catch (e) {
-    if (errno(e) === "ENOENT") return null;
-    throw vfsError(e, name.toString());
-  }
-}
-
-async function unlinkAt(dir: FileHandle, name: string, path: string): Promise<void> {
-  try {
-    await fsp.unlink(at(dir, name));
-  } catch (e) {
-    throw vfsError(e, path);
-  }
-}
-
-function toStat(st: Stats): Stat {
-  // FIFOs, sockets and devices (which only session programs can make) show as files;
-  // reading them is refused.
-  const kind = st.isDirectory() ? "dir" : st.isSymbolicLink() ? "symlink" : "file";
-  return {
-    kind,
-    size: st.size,
-    mode: st.mode & 0o7777,
-    atimeMs: st.atimeMs,
-    mtimeMs: st.mtimeMs,
-    ctimeMs: st.ctimeMs,
-  };
-}
-
-function notRegular(path: string): VfsError {
-  return new VfsError("EINVAL", path, `EINVAL: not a regular file: ${path}`);
-}
-
-function checkReadable(st: Stats, path: string): void {
-  if (st.isSymbolicLink()) throw new VfsError("ESYMLINK", path);
-  if (st.isDirectory()) throw new VfsError("EISDIR", path);
-  if (!st.isFile()) throw notRegular(path);
-}
 
 async function writeAll(file: FileHandle, data: Uint8Array): Promise<void> {
   for (let offset = 0; offset < data.byteLength; ) {

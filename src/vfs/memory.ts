@@ -3,8 +3,9 @@
 // walk it. Every mutation validates first and then changes the tree without an
 // await in between, which makes each operation atomic.
 
-import type { DirEntry, FileWrite, Quota, Stat, Usage, Vfs } from "./vfs.ts";
+import type { DirEntry, DirHandle, FileReader, FileWrite, Quota, Stat, Usage, Vfs } from "./vfs.ts";
 import { VfsError } from "./vfs.ts";
+import { joinPath } from "./paths.ts";
 import { checkBatchConflicts, compareNames, DEFAULT_QUOTA, splitChild, splitPath } from "./shared.ts";
 
 const CHUNK_BYTES = 64 * 1024;
@@ -86,9 +87,11 @@ export class MemoryVfs implements Vfs {
   }
 
   async list(path: string): Promise<DirEntry[]> {
-    const dir = this.dirAt(path);
-    const names = [...dir.children.keys()].sort(compareNames);
-    return names.map((name) => ({ name, ...statOf(dir.children.get(name)!) }));
+    return entriesOf(this.dirAt(path));
+  }
+
+  async openDir(path: string): Promise<DirHandle> {
+    return new MemoryDir(this.dirAt(path), path);
   }
 
   async readFile(path: string): Promise<Uint8Array> {
@@ -348,6 +351,81 @@ export class MemoryVfs implements Vfs {
     if (node instanceof DirNode && old instanceof FileNode) throw new VfsError("ENOTDIR", to);
     if (old instanceof DirNode && old.children.size > 0) throw new VfsError("ENOTEMPTY", to);
   }
+}
+
+function entriesOf(dir: DirNode): DirEntry[] {
+  const names = [...dir.children.keys()].sort(compareNames);
+  return names.map((name) => ({ name, ...statOf(dir.children.get(name)!) }));
+}
+
+/** A directory node held for a walk: it stays readable even if it is moved or removed meanwhile. */
+class MemoryDir implements DirHandle {
+  constructor(
+    private readonly dir: DirNode,
+    private readonly path: string,
+  ) {}
+
+  async stat(name: string): Promise<Stat | null> {
+    const node = this.dir.children.get(name);
+    return node ? statOf(node) : null;
+  }
+
+  async list(): Promise<DirEntry[]> {
+    return entriesOf(this.dir);
+  }
+
+  async openDir(name: string): Promise<DirHandle> {
+    const path = this.childPath(name);
+    const node = this.dir.children.get(name);
+    if (!node) throw new VfsError("ENOENT", path);
+    if (node instanceof FileNode) throw new VfsError("ENOTDIR", path);
+    return new MemoryDir(node, path);
+  }
+
+  async openFile(name: string): Promise<FileReader> {
+    const path = this.childPath(name);
+    const node = this.dir.children.get(name);
+    if (!node) throw new VfsError("ENOENT", path);
+    if (node instanceof DirNode) throw new VfsError("EISDIR", path);
+    node.atimeMs = Date.now();
+    return new MemoryFileReader(node);
+  }
+
+  async readlink(name: string): Promise<string> {
+    const path = this.childPath(name);
+    if (!this.dir.children.has(name)) throw new VfsError("ENOENT", path);
+    throw new VfsError("EINVAL", path, `EINVAL: not a symlink: ${path}`);
+  }
+
+  async close(): Promise<void> {}
+
+  private childPath(name: string): string {
+    return joinPath(this.path, name);
+  }
+}
+
+/**
+ * Reads a snapshot of the file as it was when opened: its bytes below `size` are never
+ * changed in place (writes replace `data`, appends go past `size`).
+ */
+class MemoryFileReader implements FileReader {
+  readonly stat: Stat;
+  private readonly data: Uint8Array;
+  private offset = 0;
+
+  constructor(file: FileNode) {
+    this.stat = statOf(file);
+    this.data = file.data.subarray(0, file.size);
+  }
+
+  async read(into: Uint8Array): Promise<number> {
+    const n = Math.min(into.byteLength, this.data.byteLength - this.offset);
+    into.set(this.data.subarray(this.offset, this.offset + n));
+    this.offset += n;
+    return n;
+  }
+
+  async close(): Promise<void> {}
 }
 
 /** Appends in place when there is spare capacity, else grows by half again to amortise copies. */

@@ -39,6 +39,38 @@ export interface FileWrite {
   mode?: number;
 }
 
+/**
+ * A directory held open, for walks over a whole subtree (archives): its children are opened
+ * relative to it, never by a path from the root again, so a walk N levels deep opens N
+ * directories, not N²/2; and what the handle names stays put even if the directory is moved
+ * or a symlink takes its place meanwhile. Closing it does not close what was opened through it.
+ */
+export interface DirHandle {
+  /** lstat of a child; null when nothing is there. */
+  stat(name: string): Promise<Stat | null>;
+  /** Entries sorted by name, as Vfs.list. */
+  list(): Promise<DirEntry[]>;
+  /** A child directory, held open. ENOENT / ENOTDIR / ESYMLINK (never followed). */
+  openDir(name: string): Promise<DirHandle>;
+  /**
+   * A child regular file, open for reading; null when it is something else that lists as a
+   * file (a FIFO, socket or device a session's program made), which is never read. ENOENT / EISDIR / ESYMLINK.
+   */
+  openFile(name: string): Promise<FileReader | null>;
+  /** Target of a child symlink, verbatim. */
+  readlink(name: string): Promise<string>;
+  close(): Promise<void>;
+}
+
+/** A regular file open for reading. */
+export interface FileReader {
+  /** The open file's own stat: its size is what an archive may promise for it. */
+  readonly stat: Stat;
+  /** Reads up to `into.byteLength` bytes at the current position into `into`; 0 at the end. */
+  read(into: Uint8Array): Promise<number>;
+  close(): Promise<void>;
+}
+
 /** Why an operation failed. The api layer maps codes to HTTP problems. */
 export type VfsErrorCode =
   | "ENOENT" // no such file or directory
@@ -77,6 +109,8 @@ export interface Vfs {
   openRead(path: string): ReadableStream<Uint8Array>;
   /** Target of a symlink, verbatim. */
   readlink(path: string): Promise<string>;
+  /** The directory at `path` held open, for walks. ENOENT / ENOTDIR / ESYMLINK. */
+  openDir(path: string): Promise<DirHandle>;
 
   /**
    * Writes all files as one operation: every path and the quota are checked before the

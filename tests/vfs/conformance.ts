@@ -402,6 +402,91 @@ export function vfsConformance(name: string, factory: VfsFactory): void {
     });
   });
 
+  describe(`${name}: openDir`, () => {
+    it("lists, stats and opens children relative to the handle", async () => {
+      const vfs = await factory();
+      const data = pattern(300 * 1024 + 7);
+      await vfs.writeFiles([
+        { path: "a/big.bin", data, mode: 0o600 },
+        { path: "a/b/c.txt", data: bytes("sea") },
+      ]);
+      const root = await vfs.openDir("");
+      const a = await root.openDir("a");
+      assert.deepEqual(await a.list(), await vfs.list("a"));
+      assert.deepEqual(await a.stat("big.bin"), await vfs.stat("a/big.bin"));
+      assert.equal(await a.stat("nope"), null);
+      const file = await a.openFile("big.bin");
+      assert.ok(file);
+      assert.equal(file.stat.kind, "file");
+      assert.equal(file.stat.size, data.byteLength);
+      assert.equal(file.stat.mode, 0o600);
+      const parts: Uint8Array[] = [];
+      for (;;) {
+        const into = new Uint8Array(100 * 1024);
+        const n = await file.read(into);
+        if (n === 0) break;
+        parts.push(into.subarray(0, n));
+      }
+      await file.close();
+      assert.ok(Buffer.concat(parts).equals(Buffer.from(data)), "content matches");
+      const b = await a.openDir("b");
+      const c = await b.openFile("c.txt");
+      const into = new Uint8Array(10);
+      assert.equal(await c!.read(into), 3);
+      assert.equal(new TextDecoder().decode(into.subarray(0, 3)), "sea");
+      await c!.close();
+      for (const handle of [b, a, root]) await handle.close();
+    });
+
+    it("opens a directory by session path", async () => {
+      const vfs = await factory();
+      await vfs.writeFiles([{ path: "x/y/z.txt", data: bytes("zed") }]);
+      const y = await vfs.openDir("x/y");
+      assert.deepEqual((await y.list()).map((e) => e.name), ["z.txt"]);
+      await y.close();
+    });
+
+    it("refuses what is not there or of the wrong kind", async () => {
+      const vfs = await factory();
+      await vfs.writeFiles([{ path: "d/f.txt", data: bytes("f") }]);
+      await rejectsWith(vfs.openDir("missing"), "ENOENT");
+      await rejectsWith(vfs.openDir("d/f.txt"), "ENOTDIR");
+      const d = await vfs.openDir("d");
+      await rejectsWith(d.openDir("missing"), "ENOENT");
+      await rejectsWith(d.openDir("f.txt"), "ENOTDIR");
+      await rejectsWith(d.openFile("missing"), "ENOENT");
+      await rejectsWith(d.readlink("missing"), "ENOENT");
+      await rejectsWith(d.readlink("f.txt"), "EINVAL");
+      const root = await vfs.openDir("");
+      await rejectsWith(root.openFile("d"), "EISDIR");
+      await Promise.all([d.close(), root.close()]);
+    });
+
+    it("keeps naming the directory it opened after it is moved", async () => {
+      const vfs = await factory();
+      await vfs.writeFiles([{ path: "old/f.txt", data: bytes("moved") }]);
+      const dir = await vfs.openDir("old");
+      await vfs.rename("old", "new");
+      await vfs.mkdir("old");
+      assert.deepEqual((await dir.list()).map((e) => e.name), ["f.txt"]);
+      const file = await dir.openFile("f.txt");
+      const into = new Uint8Array(16);
+      assert.equal(new TextDecoder().decode(into.subarray(0, await file!.read(into))), "moved");
+      await file!.close();
+      await dir.close();
+    });
+
+    it("reads the size the file had when opened", async () => {
+      const vfs = await factory();
+      await vfs.writeFiles([{ path: "f", data: bytes("12345") }]);
+      const root = await vfs.openDir("");
+      const file = await root.openFile("f");
+      assert.equal(file!.stat.size, 5);
+      await file!.close();
+      await root.close();
+    });
+  });
+
   describe(`${name}: quota`, () => {
     it("refuses writes past the byte quota, changing nothing", async () => {
       const vfs = await factory({ quota: { maxBytes: 100, maxFiles: 100 } });

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { DiskVfs } from "../../src/vfs/disk.ts";
-import { VfsError } from "../../src/vfs/vfs.ts";
+import { VfsError, type FileReader } from "../../src/vfs/vfs.ts";
 import { bytes, readStream, readText, rejectsWith, vfsConformance } from "./conformance.ts";
 
 // Made at load time: the conformance suite's factories run inside tests.
@@ -193,6 +193,22 @@ describe("DiskVfs against symlinks", () => {
     await assertOutsideUntouched();
   });
 
+  it("opens nothing through a symlink from a directory handle", async () => {
+    const { vfs, outside, canary, assertOutsideUntouched } = await attackSetup();
+    await rejectsWith(vfs.openDir("out"), "ESYMLINK");
+    await rejectsWith(vfs.openDir("out/sub"), "ESYMLINK");
+    const root = await vfs.openDir("");
+    for (const name of ["out", "etc", "link.txt"]) {
+      await rejectsWith(root.openDir(name), "ESYMLINK");
+      await rejectsWith(root.openFile(name), "ESYMLINK");
+    }
+    assert.equal(await root.readlink("out"), outside);
+    assert.equal(await root.readlink("link.txt"), canary);
+    assert.equal((await root.stat("out"))?.kind, "symlink");
+    await root.close();
+    await assertOutsideUntouched();
+  });
+
   it("counts symlinks as entries in usage without following them", async () => {
     const { vfs } = await attackSetup();
     assert.deepEqual(await vfs.usage(), { bytes: 6, files: 5 });
@@ -212,6 +228,9 @@ describe("DiskVfs against symlinks", () => {
     await withTimeout(rejectsWith(vfs.readFile("fifo"), "EINVAL"), 2000, "readFile");
     await withTimeout(rejectsWith(readStream(vfs.openRead("fifo")), "EINVAL"), 2000, "openRead");
     await withTimeout(rejectsWith(vfs.appendFile("fifo", bytes("x")), "EINVAL"), 2000, "appendFile");
+    const dir = await vfs.openDir("");
+    assert.equal(await withTimeout(dir.openFile("fifo"), 2000, "openFile"), null);
+    await dir.close();
     assert.equal((await vfs.stat("fifo"))?.kind, "file");
     await vfs.rm("fifo");
     assert.equal(await vfs.stat("fifo"), null);
@@ -247,6 +266,42 @@ while (!fs.existsSync(stop) && Date.now() < deadline) {
 process.stdout.write(String(swaps));
 `;
 
+/** What an archive walk does: real/ opened from the root's handle, its files from real/'s. */
+async function readThroughHandles(vfs: DiskVfs): Promise<{ reads: string[]; listed: string[] }> {
+  const reads: string[] = [];
+  const root = await vfs.openDir("");
+  try {
+    const top = await root.openFile("top-secret.txt");
+    if (top) reads.push(await readAll(top));
+    const real = await root.openDir("real");
+    try {
+      const listed = (await real.list()).map((e) => e.name);
+      const secret = await real.openFile("secret.txt");
+      if (secret) reads.push(await readAll(secret));
+      return { reads, listed };
+    } finally {
+      await real.close();
+    }
+  } finally {
+    await root.close();
+  }
+}
+
+async function readAll(file: FileReader): Promise<string> {
+  try {
+    const into = new Uint8Array(file.stat.size);
+    let n = 0;
+    while (n < into.byteLength) {
+      const got = await file.read(into.subarray(n));
+      if (got === 0) break;
+      n += got;
+    }
+    return new TextDecoder().decode(into.subarray(0, n));
+  } finally {
+    await file.close();
+  }
+}
+
 describe("DiskVfs against swap races", () => {
   it("never reads or writes outside while directories are swapped for symlinks", async () => {
     const { vfs, root, outside, assertOutsideUntouched } = await attackSetup();
@@ -274,6 +329,10 @@ describe("DiskVfs against swap races", () => {
           vfs.readFile("top-secret.txt").then((b) => reads.push(new TextDecoder().decode(b))),
           readStream(vfs.openRead("real/secret.txt")).then((r) => reads.push(new TextDecoder().decode(r.data))),
           vfs.list("real").then((entries) => entries.forEach((e) => listed.add(e.name))),
+          readThroughHandles(vfs).then((r) => {
+            reads.push(...r.reads);
+            r.listed.forEach((name) => listed.add(name));
+          }),
           vfs.writeFiles([
             { path: `real/w${i}.txt`, data },
             { path: "w.txt", data },
