@@ -102,8 +102,8 @@ export class IsolateKernel implements Kernel {
    * the end line does not fit (it does not compile) runs alone, so its own error is reported.
    */
   private async runScript(context: ProgramContext, source: string, filename: string, timeout: () => number): Promise<RunState> {
-    const ran = context.context.eval(source + SCRIPT_END_LINE, { filename, timeout: timeout() });
-    const after = context.stateOrNull("afterScript", [], timeout());
+    await undefined; // a fresh stack (see ProgramContext.runScript)
+    const { ran, after } = context.runScript(source + SCRIPT_END_LINE, filename, timeout());
     // Should the isolate go away, `ran` reports it.
     after.catch(() => {});
     try {

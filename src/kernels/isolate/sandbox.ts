@@ -89,10 +89,18 @@ export class ProgramContext {
     return checkState(await this.call(name, args, timeout));
   }
 
-  /** A RunState, or null where the runtime answers null (afterScript when the script threw). */
-  async stateOrNull(name: ControlName, args: unknown[], timeout?: number): Promise<RunState | null> {
-    const raw = await this.call(name, args, timeout);
-    return raw === null ? null : checkState(raw);
+  /**
+   * A query script, and afterScript queued behind it: the isolate's thread runs both in one
+   * wake-up. `after` is null when the script did not reach its end (runtime/script-end.ts).
+   * isolated-vm records its caller's stack at every call, at a cost per frame: call this on a
+   * fresh stack (after an await).
+   */
+  runScript(source: string, filename: string, timeout: number): { ran: Promise<unknown>; after: Promise<RunState | null> } {
+    const ran = this.context.eval(source, { filename, timeout: Math.max(1, Math.ceil(timeout)) });
+    const after = this.fns.afterScript
+      .apply(undefined, [], { result: { copy: true }, timeout: Math.max(1, Math.ceil(timeout)) })
+      .then((raw) => (raw === null ? null : checkState(raw)));
+    return { ran, after };
   }
 
   /** The same, passing an in-isolate value (a Reference) back into the isolate after primitive arguments. */
