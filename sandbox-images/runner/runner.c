@@ -3,11 +3,12 @@
  *
  * The Kiln server starts one container per session and talks to this runner over a
  * unix socket in a host directory bind-mounted at /run/kiln, instead of paying for a
- * `podman exec` (~300 ms) per step. The runner spawns each step as `bash -c CMD` in
- * /home/work, streams its stdout and stderr back as they come, tells the host when
- * the program blocks reading its stdin, writes the host's input into that pipe, and
- * reports the exit status (signal n -> 128+n), whether the memory cgroup OOM-killed
- * something, and the step's peak RSS.
+ * `podman exec` (~300 ms) per step. The runner spawns each step in /home/work (a
+ * command of plain words exec'd directly, anything else as `bash -c -- CMD`), streams
+ * its stdout and stderr back as they come, tells the host when the program blocks
+ * reading its stdin, writes the host's input into that pipe, and reports the exit
+ * status (signal n -> 128+n), whether the memory cgroup OOM-killed something, and the
+ * step's peak RSS.
  *
  * Why PID 1 and not a helper beside the user's processes: everything in the container
  * runs as uid 1000, runner included (the container has no capabilities). A pid
@@ -55,6 +56,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -212,21 +214,27 @@ static void reset_checks(void) {
 
 /* ---- cgroup and /proc ----------------------------------------------------- */
 
-/* The memory cgroup's OOM-kill counter: cgroup v2 memory.events, v1 memory.oom_control. */
+/*
+ * The memory cgroup's OOM-kill counter: cgroup v2 memory.events, v1 memory.oom_control.
+ * Read twice a step, so the file is opened once and read again from its start.
+ */
 static unsigned long long oom_count(void) {
   static const char *files[] = {"/sys/fs/cgroup/memory.events", "/sys/fs/cgroup/memory/memory.oom_control"};
-  for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
-    FILE *f = fopen(files[i], "re");
-    if (!f) continue;
-    char line[128];
-    unsigned long long n = 0;
-    while (fgets(line, sizeof line, f)) {
-      if (sscanf(line, "oom_kill %llu", &n) == 1) break;
-    }
-    fclose(f);
-    return n;
+  static int fd = -2;
+  for (size_t i = 0; fd == -2 && i < sizeof files / sizeof *files; i++) {
+    int f = open(files[i], O_RDONLY | O_CLOEXEC);
+    if (f >= 0) fd = f;
   }
-  return 0;
+  if (fd < 0) {
+    fd = -1; /* neither exists: no counter */
+    return 0;
+  }
+  char text[1024] = "\n";
+  ssize_t n = pread(fd, text + 1, sizeof text - 2, 0);
+  if (n <= 0) return 0;
+  text[n + 1] = 0;
+  const char *line = strstr(text, "\noom_kill ");
+  return line ? strtoull(line + 10, NULL, 10) : 0;
 }
 
 /* VmHWM of a process, for a REPL step's peak memory. */
@@ -307,12 +315,10 @@ static int someone_reads_stdin(ino_t ino) {
  * Ends every process of the container but the runner and a live REPL. Without a REPL,
  * kill(-1) does it in one atomic sweep. With one, everything is stopped first (so
  * nothing forks while /proc is walked), the others are killed and the REPL resumed.
+ * Returns 0 when there was certainly nothing to kill.
  */
-static void kill_strays(void) {
-  if (!repl.pid) {
-    kill(-1, SIGKILL);
-    return;
-  }
+static int kill_strays(void) {
+  if (!repl.pid) return kill(-1, SIGKILL) == 0 || errno != ESRCH;
   kill(-1, SIGSTOP);
   DIR *proc = opendir("/proc");
   if (proc) {
@@ -325,6 +331,7 @@ static void kill_strays(void) {
     closedir(proc);
   }
   kill(repl.pid, SIGCONT);
+  return 1;
 }
 
 static void reap(void);
@@ -366,7 +373,7 @@ static int count_strays(void) {
  */
 static void settle_strays(void) {
   for (int i = 0; i < 2000; i++) {
-    kill_strays();
+    if (!kill_strays()) break; /* the usual end of a step: no /proc walk needed */
     reap();
     if (count_strays() == 0) break;
     struct timespec ms = {0, 1000000};
@@ -399,12 +406,178 @@ static char **make_env(char **entries, size_t count) {
   return env;
 }
 
-/* In the child between fork and exec: a clean signal state, its own session, first in line for the OOM killer. */
-static void child_setup(void) {
+/* ---- direct exec: a command of plain words needs no shell ------------------------ */
+
+/*
+ * bash costs a step about 1.2 ms. A command made of plain words only means to bash what
+ * its argument vector means, so it is exec'd directly, found and given the environment
+ * the way `bash -c` would (PWD, SHLVL, _). Anything else goes to bash: quotes, $, `,
+ * globs, redirections, operators, braces, ~, #, backslashes, control characters, an
+ * assignment or a keyword or builtin as the command, an environment that changes how
+ * bash starts. So does a command that cannot be exec'd: bash then reports it in its own
+ * words and exit code (127 not found, 126 not executable), and runs a script without #!.
+ */
+
+static const char *const BASH_WORDS[] = {
+    /* keywords */
+    "case", "coproc", "do", "done", "elif", "else", "esac", "fi", "for", "function", "if", "in", "select", "then", "time",
+    "until", "while",
+    /* builtins (compgen -b; [ is not a plain word) */
+    ".", ":", "alias", "bg", "bind", "break", "builtin", "caller", "cd", "command", "compgen", "complete", "compopt", "continue",
+    "declare", "dirs", "disown", "echo", "enable", "eval", "exec", "exit", "export", "false", "fc", "fg", "getopts", "hash",
+    "help", "history", "jobs", "kill", "let", "local", "logout", "mapfile", "popd", "printf", "pushd", "pwd", "read",
+    "readarray", "readonly", "return", "set", "shift", "shopt", "source", "suspend", "test", "times", "trap", "true",
+    "type", "typeset", "ulimit", "umask", "unalias", "unset", "wait"};
+
+/* Variables bash reads at start-up that change what a simple command does. */
+static const char *const BASH_STARTUP_VARS[] = {"BASH_ENV=", "SHELLOPTS=", "BASHOPTS=", "EXECIGNORE=", "POSIXLY_CORRECT="};
+
+/* Bytes bash gives no meaning to in a word; the command word may not hold = (an assignment) or % (a job). */
+static int plain_byte(unsigned char c, int command) {
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c >= 0x80) return 1;
+  switch (c) {
+    case '_': case '-': case '.': case '/': case '+': case ',': case ':': case '@': case '^': return 1;
+    case '=': case '%': return !command;
+    default: return 0;
+  }
+}
+
+/* The words of a command that bash would run as a plain argument vector, NULL-terminated; NULL when it needs bash. */
+static char **plain_words(const char *cmd, char **env) {
+  for (char **e = env; *e; e++) {
+    for (size_t i = 0; i < sizeof BASH_STARTUP_VARS / sizeof *BASH_STARTUP_VARS; i++)
+      if (strncmp(*e, BASH_STARTUP_VARS[i], strlen(BASH_STARTUP_VARS[i])) == 0) return NULL;
+    if (strncmp(*e, "BASH_FUNC_", 10) == 0) return NULL;
+  }
+  size_t n = 0, len = strlen(cmd);
+  for (const char *p = cmd; *p;) {
+    while (*p == ' ' || *p == '\t') p++;
+    if (!*p) break;
+    for (; *p && *p != ' ' && *p != '\t'; p++)
+      if (!plain_byte((unsigned char)*p, n == 0)) return NULL;
+    n++;
+  }
+  if (n == 0) return NULL;
+  /* One block: the pointers, then a copy of the command split in place. */
+  char **argv = malloc((n + 1) * sizeof *argv + len + 1);
+  if (!argv) fatal("out of memory");
+  char *copy = (char *)(argv + n + 1);
+  memcpy(copy, cmd, len + 1);
+  size_t i = 0;
+  for (char *p = copy; *p;) {
+    while (*p == ' ' || *p == '\t') *p++ = 0;
+    if (!*p) break;
+    argv[i++] = p;
+    while (*p && *p != ' ' && *p != '\t') p++;
+  }
+  argv[n] = NULL;
+  for (size_t k = 0; k < sizeof BASH_WORDS / sizeof *BASH_WORDS; k++) {
+    if (strcmp(argv[0], BASH_WORDS[k]) == 0) {
+      free(argv);
+      return NULL;
+    }
+  }
+  return argv;
+}
+
+static const char *env_value(char **env, const char *name) {
+  size_t len = strlen(name);
+  for (char **e = env; *e; e++)
+    if (strncmp(*e, name, len) == 0 && (*e)[len] == '=') return *e + len + 1;
+  return NULL;
+}
+
+/* bash's PATH search: the first entry (empty means .) holding a non-directory we may execute. */
+static int find_in_path(const char *name, const char *path, char *out, size_t size) {
+  if (!path || !*path) return 0; /* bash then tries ./name: left to bash */
+  for (const char *dir = path;; dir++) {
+    const char *end = strchrnul(dir, ':');
+    int len = (int)(end - dir);
+    if (snprintf(out, size, "%.*s/%s", len ? len : 1, len ? dir : ".", name) < (int)size) {
+      struct stat s;
+      if (stat(out, &s) == 0 && !S_ISDIR(s.st_mode) && access(out, X_OK) == 0) return 1;
+    }
+    if (!*end) return 0;
+    dir = end;
+  }
+}
+
+/* What a shell step execs when bash is not needed. */
+static struct {
+  char **argv; /* NULL: bash runs the command */
+  char **env;
+  char path[4096];
+  char pwd[4104], shlvl[32], underscore[4104];
+} direct;
+
+static void clear_direct(void) {
+  free(direct.argv);
+  free(direct.env);
+  direct.argv = NULL;
+  direct.env = NULL;
+}
+
+/*
+ * Prepares `direct` for a command bash would simply exec: its program found, and the
+ * environment with what bash adds (PWD, SHLVL, _). Run in the step's directory.
+ */
+static void prepare_direct(const char *cmd, char **env) {
+  clear_direct();
+  char **argv = plain_words(cmd, env);
+  if (!argv) return;
+  if (strchr(argv[0], '/')) snprintf(direct.path, sizeof direct.path, "%s", argv[0]);
+  else if (!find_in_path(argv[0], env_value(env, "PATH"), direct.path, sizeof direct.path)) return free(argv);
+  /* bash -c execs its one command in place of itself, handing on its parent's SHLVL (0 when unset or not a number). */
+  const char *level = env_value(env, "SHLVL");
+  int numeric = level && *level && strspn(level, "0123456789") == strlen(level);
+  char cwd[4096];
+  snprintf(direct.shlvl, sizeof direct.shlvl, "SHLVL=%.20s", numeric ? level : "0");
+  snprintf(direct.pwd, sizeof direct.pwd, "PWD=%s", getcwd(cwd, sizeof cwd) ? cwd : "/");
+  snprintf(direct.underscore, sizeof direct.underscore, "_=%s", direct.path);
+  size_t n = 0;
+  while (env[n]) n++;
+  direct.env = calloc(n + 4, sizeof *direct.env);
+  if (!direct.env) fatal("out of memory");
+  size_t m = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (strncmp(env[i], "PWD=", 4) != 0 && strncmp(env[i], "SHLVL=", 6) != 0 && strncmp(env[i], "_=", 2) != 0) direct.env[m++] = env[i];
+  }
+  direct.env[m++] = direct.pwd;
+  direct.env[m++] = direct.shlvl;
+  direct.env[m++] = direct.underscore;
+  direct.env[m] = NULL;
+  direct.argv = argv;
+}
+
+/*
+ * Children are started with vfork: the runner waits while the child execs, and nothing is
+ * copied. So between vfork and exec a child makes system calls only: no allocation, no
+ * stdio, nothing that writes the runner's memory.
+ */
+
+/* In the child: reports why it could not exec on its stderr, and exits 127. */
+static void child_failed(const char *what) {
+  const char *why = strerror(errno);
+  struct iovec parts[] = {{"kiln-runner: cannot run ", 24}, {(void *)what, strlen(what)}, {": ", 2}, {(void *)why, strlen(why)}, {"\n", 1}};
+  if (writev(2, parts, 5) < 0) { /* nobody to tell */
+  }
+  _exit(127);
+}
+
+/*
+ * In the child before exec: the step's pipes as stdin, stdout and stderr, a clean signal
+ * state, its own session, first in line for the OOM killer. The runner catches no
+ * signal and ignores only SIGPIPE, and exec resets caught ones anyway: the mask and
+ * SIGPIPE are all there is to undo. The directory is the runner's (see begin_step).
+ */
+static void child_setup(int p[3][2]) {
+  dup2(p[0][0], 0);
+  dup2(p[1][1], 1);
+  dup2(p[2][1], 2);
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, NULL);
-  for (int s = 1; s < NSIG; s++) signal(s, SIG_DFL);
+  signal(SIGPIPE, SIG_DFL);
   setsid();
   int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
   if (fd >= 0) {
@@ -412,7 +585,6 @@ static void child_setup(void) {
     }
     close(fd);
   }
-  if (chdir(WORKDIR) != 0 && chdir("/") != 0) _exit(127);
 }
 
 static int make_pipes(int fds[3][2]) {
@@ -425,27 +597,28 @@ static int make_pipes(int fds[3][2]) {
   return 0;
 }
 
+/* A shell step: its words exec'd directly when bash would do just that, else `bash -c -- CMD`. */
 static int start_shell(const char *cmd, char **env) {
   int p[3][2];
   if (make_pipes(p) != 0) return -1;
-  pid_t pid = fork();
-  if (pid < 0) {
-    for (int i = 0; i < 3; i++) close(p[i][0]), close(p[i][1]);
-    return -1;
-  }
+  prepare_direct(cmd, env);
+  char *bash[] = {"bash", "-c", "--", (char *)cmd, NULL};
+  pid_t pid = vfork();
   if (pid == 0) {
-    child_setup();
-    dup2(p[0][0], 0);
-    dup2(p[1][1], 1);
-    dup2(p[2][1], 2);
-    char *argv[] = {"bash", "-c", "--", (char *)cmd, NULL};
-    execve("/bin/bash", argv, env);
-    dprintf(2, "kiln-runner: cannot run /bin/bash: %s\n", strerror(errno));
-    _exit(127);
+    child_setup(p);
+    /* A program that cannot be exec'd is bash's to report, as it would have. */
+    if (direct.argv) execve(direct.path, direct.argv, direct.env);
+    execve("/bin/bash", bash, env);
+    child_failed("/bin/bash");
   }
+  clear_direct();
   close(p[0][0]);
   close(p[1][1]);
   close(p[2][1]);
+  if (pid < 0) {
+    close(p[0][1]), close(p[1][0]), close(p[2][0]);
+    return -1;
+  }
   st.pid = pid;
   st.in = p[0][1];
   st.out = p[1][0];
@@ -465,27 +638,21 @@ static int start_repl(char **argv, char **env) {
     for (int i = 0; i < 3; i++) close(p[i][0]), close(p[i][1]);
     return -1;
   }
-  pid_t pid = fork();
-  if (pid < 0) {
-    for (int i = 0; i < 3; i++) close(p[i][0]), close(p[i][1]);
-    close(ctl[0]);
-    close(ctl[1]);
-    return -1;
-  }
+  pid_t pid = vfork();
   if (pid == 0) {
-    child_setup();
-    dup2(p[0][0], 0);
-    dup2(p[1][1], 1);
-    dup2(p[2][1], 2);
+    child_setup(p);
     dup2(ctl[1], 3);
     execvpe(argv[0], argv, env);
-    dprintf(2, "kiln-runner: cannot run %s: %s\n", argv[0], strerror(errno));
-    _exit(127);
+    child_failed(argv[0]);
   }
   close(p[0][0]);
   close(p[1][1]);
   close(p[2][1]);
   close(ctl[1]);
+  if (pid < 0) {
+    close(p[0][1]), close(p[1][0]), close(p[2][0]), close(ctl[0]);
+    return -1;
+  }
   repl.pid = pid;
   repl.in = p[0][1];
   repl.out = p[1][0];
@@ -699,7 +866,10 @@ static void begin_step(const unsigned char *p, size_t len) {
   size_t env_from = st.kind == K_REPL ? 2 : 1;
   char **env = make_env(fields + (count > env_from ? env_from : count), count > env_from ? count - env_from : 0);
 
-  if (st.kind == K_SHELL) {
+  /* The step's directory as mounted now (a pooled container gets its session's after the runner started); children inherit it. */
+  if (chdir(WORKDIR) != 0 && chdir("/") != 0) {
+    exec_failed("a step (no working directory)");
+  } else if (st.kind == K_SHELL) {
     if (start_shell(fields[0], env) != 0) exec_failed("bash");
     else st.active = 1;
   } else if (count < 2 || lengths[1] == 0) {

@@ -66,8 +66,8 @@ for (const k of await kinds(["podman"])) {
     it("build and exec strings are run inside the container as the program, never as podman arguments", async () => {
       const id = await env.session();
       const flag = await env.client.batch(id, { exec: "--privileged" });
-      // The runner runs `bash -c -- CMD`: a leading "-" is the command's, not bash's options, so it is
-      // simply a command that does not exist.
+      // A leading "-" is the command's, never an option of bash or the runner (`bash -c -- CMD`, or
+      // the words exec'd directly), so it is simply a command that does not exist.
       assert.equal(flag.final.exitCode, 127, `a flag-looking exec: ${flag.final.exitCode}`);
       assert.match(flag.stderr, /--privileged: command not found/);
       const log = await env.client.batch(id, {

@@ -40,9 +40,9 @@ export function imageRef(name: string): string {
   return `localhost/kiln-${name}:latest`;
 }
 
-/** The command a batch step's "*" stands for, inside every image. */
+/** The command a batch step's "*" stands for, inside every image: a plain word, so the runner execs it without bash. */
 export function defaultCommand(step: BatchStep): string {
-  return `exec /opt/kiln/${step}`;
+  return `/opt/kiln/${step}`;
 }
 
 /** A query for main-file languages: build with the defaults, then run. */
