@@ -65,6 +65,15 @@ export async function* walkTree(vfs: Vfs, path: string, name: string): AsyncGene
   }
 }
 
+/** Fills `into` from the file: its size went into the archive already, so one that shrank is an error. */
+export async function readExactly(file: FileReader, into: Uint8Array, name: string): Promise<void> {
+  for (let got = 0; got < into.byteLength; ) {
+    const n = await file.read(into.subarray(got));
+    if (n === 0) throw new Error(`${name} shrank while being archived`);
+    got += n;
+  }
+}
+
 async function enter(dir: DirHandle, name: string): Promise<Level> {
   try {
     return { dir, name, entries: await dir.list(), next: 0 };

@@ -7,7 +7,7 @@
 
 import { configure, ZipWriter, type ZipWriterAddDataOptions } from "@zip.js/zip.js";
 import type { FileReader, Vfs } from "../vfs/vfs.ts";
-import { walkTree, type WalkEntry } from "./walk.ts";
+import { readExactly, walkTree, type WalkEntry } from "./walk.ts";
 
 // Workers would need a bundled worker script on every runtime; compression runs inline instead.
 configure({ useWebWorkers: false });
@@ -28,20 +28,20 @@ export interface ZipEntrySource {
 }
 
 /** Bytes read from a file at a time. */
-const CHUNK_BYTES = 64 * 1024;
+const CHUNK_BYTES = 256 * 1024;
 
-/** `size` bytes of an open file as zip.js reads them (it promised that size in the header). */
-function fileContent(file: FileReader, size: number): ReadableStream<Uint8Array> {
+/** The file's `size` bytes as zip.js reads them (it promised that size in the header). */
+function fileContent(file: FileReader, name: string, size: number): ReadableStream<Uint8Array> {
   let left = size;
   return new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
         if (left === 0) return controller.close();
-        const chunk = new Uint8Array(Math.min(CHUNK_BYTES, left));
-        const n = await file.read(chunk);
-        if (n === 0) throw new Error("the file shrank while being archived");
-        left -= n;
-        controller.enqueue(n === chunk.byteLength ? chunk : chunk.subarray(0, n));
+        // Not zero-filled: the read fills it all.
+        const chunk = Buffer.allocUnsafe(Math.min(CHUNK_BYTES, left));
+        await readExactly(file, chunk, name);
+        left -= chunk.byteLength;
+        controller.enqueue(chunk);
       },
     },
     { highWaterMark: 0 },
@@ -71,7 +71,7 @@ export function zipStream(vfs: Vfs, entries: ZipEntrySource[]): ReadableStream<U
       await writer.add(item.name, content, { ...options, unixMode: S_IFLNK | 0o777, level: 0, uncompressedSize: target.byteLength });
     } else {
       const { size } = item.stat;
-      await writer.add(item.name, fileContent(item.file, size), {
+      await writer.add(item.name, fileContent(item.file, item.name, size), {
         ...options,
         unixMode: S_IFREG | item.stat.mode,
         uncompressedSize: size,

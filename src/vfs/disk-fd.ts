@@ -1,7 +1,7 @@
 // The fd-relative primitives of the disk Vfs: every name is resolved in a directory held
 // open, through /proc/self/fd/<fd>/<name> (Node has no openat), never by a host path.
 
-import { constants as C, promises as fsp } from "node:fs";
+import { constants as C, lstatSync, promises as fsp } from "node:fs";
 import type { Stats } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import type { Stat, VfsErrorCode } from "./vfs.ts";
@@ -91,6 +91,15 @@ export async function lstatAt(dir: FileHandle, name: string | Buffer): Promise<S
   } catch (e) {
     if (errno(e) === "ENOENT") return null;
     throw vfsError(e, name.toString());
+  }
+}
+
+/** The same, synchronously. */
+export function lstatAtSync(dir: FileHandle, name: string): Stats | null {
+  try {
+    return lstatSync(at(dir, name), { throwIfNoEntry: false }) ?? null;
+  } catch (e) {
+    throw vfsError(e, name);
   }
 }
 

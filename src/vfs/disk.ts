@@ -23,7 +23,7 @@ import { dirname, join, resolve } from "node:path";
 import type { Stats } from "node:fs";
 import type { DirEntry, DirHandle, FileWrite, Quota, Stat, Usage, Vfs } from "./vfs.ts";
 import { VfsError } from "./vfs.ts";
-import { DiskDir, openFileAt } from "./disk-dir.ts";
+import { DiskDir, openRegular, type DiskFileReader } from "./disk-dir.ts";
 import { at, DIR_FLAGS, errno, explainDirError, lstatAt, notRegular, PROC_FD, rawNamesOf, toStat, unlinkAt, vfsError } from "./disk-fd.ts";
 import { checkBatchConflicts, DEFAULT_QUOTA, splitChild, splitPath } from "./shared.ts";
 
@@ -184,8 +184,7 @@ export class DiskVfs implements Vfs {
   async readFile(path: string): Promise<Uint8Array> {
     const file = await this.openFile(path);
     try {
-      const bytes = await file.readFile();
-      return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength); // a plain view, as memory returns
+      return await readToEnd(file);
     } finally {
       await file.close();
     }
@@ -193,7 +192,7 @@ export class DiskVfs implements Vfs {
 
   openRead(path: string): ReadableStream<Uint8Array> {
     // Opened on the first read, so an unread stream holds no fd.
-    let file: FileHandle | null = null;
+    let file: DiskFileReader | null = null;
     const close = async () => {
       const open = file;
       file = null;
@@ -205,7 +204,7 @@ export class DiskVfs implements Vfs {
           try {
             file ??= await this.openFile(path);
             const buffer = new Uint8Array(CHUNK_BYTES);
-            const { bytesRead } = await file.read(buffer, 0, CHUNK_BYTES, null);
+            const bytesRead = await file.read(buffer);
             if (bytesRead === 0) {
               await close();
               controller.close();
@@ -490,12 +489,12 @@ export class DiskVfs implements Vfs {
   // --- files ----------------------------------------------------------------
 
   /** Opens a regular file for reading: ESYMLINK for a symlink, EISDIR for a directory. */
-  private async openFile(path: string): Promise<FileHandle> {
+  private async openFile(path: string): Promise<DiskFileReader> {
     const { parents, name } = splitChild(path);
     return this.inDir(parents, path, async (dir) => {
-      const opened = await openFileAt(dir, name, path);
-      if (!opened) throw notRegular(path);
-      return opened.file;
+      const file = openRegular(dir, name, path);
+      if (!file) throw notRegular(path);
+      return file;
     });
   }
 
@@ -650,6 +649,22 @@ export class DiskVfs implements Vfs {
 }
 
 // --- helpers ------------------------------------------------------------------
+
+/** All of a file, however much it grew since it was opened. */
+async function readToEnd(file: DiskFileReader): Promise<Uint8Array> {
+  let data = new Uint8Array(file.stat.size + 1);
+  let length = 0;
+  for (;;) {
+    if (length === data.byteLength) {
+      const grown = new Uint8Array(data.byteLength * 2);
+      grown.set(data);
+      data = grown;
+    }
+    const n = await file.read(data.subarray(length));
+    if (n === 0) return data.subarray(0, length);
+    length += n;
+  }
+}
 
 async function writeAll(file: FileHandle, data: Uint8Array): Promise<void> {
   for (let offset = 0; offset < data.byteLength; ) {

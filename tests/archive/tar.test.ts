@@ -237,8 +237,9 @@ describe("tarStream", () => {
       received += value!.byteLength;
     }
     await reader.cancel();
+    // The file being sent, closed; the others never opened.
     assert.deepEqual(t.files, [{ name: "f0.bin", closed: true }]);
     assert.equal(t.openDirs(), 0);
-    assert.ok(t.bytesRead() < 2 * MiB);
+    assert.ok(t.bytesRead() < MiB);
   });
 });
