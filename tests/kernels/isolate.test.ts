@@ -129,6 +129,11 @@ describe("isolate kernel: query mode", () => {
     const thrown = await h.query("setImmediate(() => console.log('queued')); throw new Error('first')");
     assert.deepEqual([thrown.code, thrown.stdout], [1, ""]);
     assert.match(thrown.stderr, /^Error: first\n    at REPL\d+:1:\d+/);
+    // A rejection nobody handles fails the run after the script reached its end: still nothing queued runs, no 'exit' listener.
+    const rejected = await h.query("process.once('exit', () => console.log('exit')); setImmediate(() => console.log('queued')); Promise.reject(new Error('late'))");
+    assert.deepEqual([rejected.code, rejected.stdout], [1, ""]);
+    assert.match(rejected.stderr, /^Error: late\n/);
+    assert.equal((await h.query("process.removeAllListeners('exit'); console.log(process.exitCode ?? 0)")).stdout, "0\n");
   });
 
   test("process.exit and process.exitCode set the exit code", async () => {

@@ -97,27 +97,23 @@ export class IsolateKernel implements Kernel {
   }
 
   /**
-   * A query without await, the common case: the script and the loop's first tick go to the
-   * isolate together, one wake-up of its thread for both (see runtime/script-end.ts). A script
-   * the end line does not fit (it does not compile) runs alone, so its own error is reported.
+   * A query without await, the common case: one call into the isolate, whose answer is the
+   * run's state after the script and its promise jobs (see runtime/script-end.ts). A script the
+   * end line does not fit (it does not compile) runs alone, so its own error is reported.
    */
   private async runScript(context: ProgramContext, source: string, filename: string, timeout: () => number): Promise<RunState> {
     await undefined; // a fresh stack (see ProgramContext.runScript)
-    const { ran, after } = context.runScript(source + SCRIPT_END_LINE, filename, timeout());
-    // Should the isolate go away, `ran` reports it.
-    after.catch(() => {});
     try {
-      await ran;
+      return await context.runScript(source + SCRIPT_END_LINE, filename, timeout());
     } catch (error) {
       if (!isCompileError(error, filename)) throw error;
-      try {
-        await context.context.eval(source, { filename, timeout: timeout() });
-      } catch (error) {
-        throw isCompileError(error, filename) ? compileError(filename, source, error) : error;
-      }
-      return context.state("tick", [Date.now()], timeout());
     }
-    return (await after) ?? context.state("tick", [Date.now()], timeout());
+    try {
+      await context.context.eval(source, { filename, timeout: timeout() });
+    } catch (error) {
+      throw isCompileError(error, filename) ? compileError(filename, source, error) : error;
+    }
+    return context.state("tick", [Date.now()], timeout());
   }
 
   async step(step: BatchStep, command: string, io: StepIO): Promise<number> {

@@ -90,17 +90,17 @@ export class ProgramContext {
   }
 
   /**
-   * A query script, and afterScript queued behind it: the isolate's thread runs both in one
-   * wake-up. `after` is null when the script did not reach its end (runtime/script-end.ts).
-   * isolated-vm records its caller's stack at every call, at a cost per frame: call this on a
-   * fresh stack (after an await).
+   * A query script ending in SCRIPT_END_LINE, and afterScript queued behind it: the isolate's
+   * thread runs both in one wake-up, and the state comes back as the script's value (a promise
+   * afterScript settles; a script that throws rejects). isolated-vm records its caller's stack
+   * at every call, at a cost per frame: call this on a fresh stack (after an await).
    */
-  runScript(source: string, filename: string, timeout: number): { ran: Promise<unknown>; after: Promise<RunState | null> } {
-    const ran = this.context.eval(source, { filename, timeout: Math.max(1, Math.ceil(timeout)) });
-    const after = this.fns.afterScript
-      .apply(undefined, [], { result: { copy: true }, timeout: Math.max(1, Math.ceil(timeout)) })
-      .then((raw) => (raw === null ? null : checkState(raw)));
-    return { ran, after };
+  async runScript(source: string, filename: string, timeout: number): Promise<RunState> {
+    const ms = Math.max(1, Math.ceil(timeout));
+    const ran = this.context.eval(source, { filename, timeout: ms, promise: true, copy: true });
+    // Ignored: no promise, and no second hand-back to this thread.
+    this.fns.afterScript.applyIgnored(undefined, [], { timeout: ms });
+    return checkState(await ran);
   }
 
   /** The same, passing an in-isolate value (a Reference) back into the isolate after primitive arguments. */

@@ -7,7 +7,7 @@
 import { flush, resetOutput, setBridge, type Bridge } from "./host.ts";
 import { atob, btoa, TextDecoder, TextEncoder } from "./encoding.ts";
 import { Buffer } from "./buffer.ts";
-import { clearAllTimers, clearTimer, ExitSignal, runOne, setImmediate, setInterval, setTimeout, state } from "./loop.ts";
+import { clearAllTimers, clearTimer, ExitSignal, nextDue, runOne, setImmediate, setInterval, setTimeout, state } from "./loop.ts";
 import { console, reportError, resetConsole } from "./util.ts";
 import { process, type ProcessConfig } from "./process.ts";
 import { readLine, stdin } from "./stdin.ts";
@@ -16,6 +16,7 @@ import { SCRIPT_END_SYMBOL } from "./script-end.ts";
 
 const g = globalThis as Record<string, unknown>;
 const globalEval = eval;
+const NativePromise = Promise;
 
 // Memory that isolated-vm's heap limit does not count: WebAssembly memories and
 // resizable/growable buffers grow outside the limited allocator. Programs lose
@@ -126,8 +127,8 @@ function guarded(fn: () => void): void {
   }
 }
 
-/** A query script reached its last line (see script-end.ts). */
-let scriptEnded = false;
+/** The state promise of the query script that reached its last line (see script-end.ts), for afterScript to settle. */
+let scriptEnd: { resolve(state: RunState): void; reject(error: unknown): void } | null = null;
 
 /** Ends a run: 'exit' listeners, no timers left behind; returns the exit code and readies the next run. */
 function finishRun(): number {
@@ -143,7 +144,6 @@ function finishRun(): number {
 }
 
 function resetRun(): void {
-  scriptEnded = false;
   resetOutput();
   resetConsole();
   state.exiting = null;
@@ -172,10 +172,10 @@ const control = {
       define("exports", mod.exports);
       Object.defineProperty(g, Symbol.for(SCRIPT_END_SYMBOL), {
         configurable: true,
-        value: () => {
-          scriptEnded = true;
-          return true;
-        },
+        value: () =>
+          new NativePromise<RunState>((resolve, reject) => {
+            scriptEnd = { resolve, reject };
+          }),
       });
     }
   },
@@ -202,11 +202,23 @@ const control = {
     }
     return runState(next);
   },
-  /** tick() after a query script, queued behind it; null when the script did not reach its end (it threw). */
-  afterScript(): RunState | null {
-    if (!scriptEnded) return null;
-    scriptEnded = false;
-    return control.tick(Date.now());
+  /**
+   * Queued behind a query script, so after its promise jobs: settles the promise its last line
+   * returned with the run's state. Nothing of the program runs here, since the script's call may
+   * yet fail (a rejection nobody handled): the run ends here only when ending it runs nothing
+   * (no timers, input or imports pending, no 'exit' listeners); otherwise the host drives it on.
+   */
+  afterScript(): void {
+    const end = scriptEnd;
+    scriptEnd = null;
+    if (!end) return;
+    try {
+      const next = nextDue();
+      const idle = next < 0 && state.exiting === null && !stdin.wanted() && !hasPendingImports() && process.listenerCount("exit") === 0;
+      end.resolve(idle ? { ...runState(-1), done: finishRun() } : runState(next));
+    } catch (error) {
+      end.reject(error);
+    }
   },
   stdin(text: string | null): RunState {
     guarded(() => stdin.deliver(text));
