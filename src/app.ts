@@ -3,12 +3,18 @@
 
 import { Hono } from "hono";
 import { authMiddleware } from "./api/auth.ts";
-import { executeRoutes } from "./api/execute.ts";
+import { docsDocs, docsRoutes } from "./api/docs.ts";
+import { executeDocs, executeRoutes } from "./api/execute.ts";
 import { toProblem } from "./api/errors.ts";
-import { fileRoutes } from "./api/files.ts";
+import { fileDocs, fileRoutes } from "./api/files.ts";
+import { healthDocs, healthRoutes } from "./api/health.ts";
+import { requestLog } from "./api/logging.ts";
+import { downloadBytes, metricsDocs, metricsRoutes, requestMetrics, uploadBytes } from "./api/metrics.ts";
+import { openApiDocs, openApiDocument, openApiRoutes } from "./api/openapi.ts";
 import { Problem } from "./api/problem.ts";
 import { rateLimitMiddleware } from "./api/ratelimit.ts";
-import { sessionListRoutes, sessionRoutes } from "./api/sessions.ts";
+import { sessionDocs, sessionListRoutes, sessionRoutes } from "./api/sessions.ts";
+import { versionDocs, versionRoutes } from "./api/version.ts";
 import { KeyStore, type Keypair } from "./auth/keys.ts";
 import { readKeysFile } from "./auth/keys-file.ts";
 import { authRequired, checkAuthConfig } from "./auth/policy.ts";
@@ -17,18 +23,22 @@ import { RunSlots } from "./auth/run-slots.ts";
 import { parseConfig, type KilnConfig, type KilnConfigInput } from "./config.ts";
 import { Catalog } from "./kernels/catalog.ts";
 import type { KernelFactory } from "./kernels/kernel.ts";
+import { consoleErrors, Logger, type LogSink } from "./log/logger.ts";
+import { KilnMetrics } from "./metrics/kiln.ts";
 import { Registry } from "./sessions/registry.ts";
 import { VERSION } from "./version.ts";
 
-/** The Backend.AI API version Kiln speaks; clients pick the /session routes from it. */
-export const API_VERSION = "v8.20240915";
+export { API_VERSION } from "./api/version.ts";
 
 export interface AppOptions {
   config?: KilnConfigInput;
   /** The kernels this server offers; see kernels/defaults.ts for the ones `kiln serve` loads. */
   kernels?: readonly KernelFactory[];
-  /** Where unexpected errors go (the 500s); default console.error. */
-  onError?: (error: unknown) => void;
+  /**
+   * Where the JSON log lines that pass config.logLevel go, unexpected errors (the 500s) among them.
+   * Default: error lines to console.error, nothing else; `kiln serve` passes stdout.
+   */
+  log?: LogSink;
   /** The keypairs accepted when authentication is on; default those of config.keysFile (`kiln serve` adds the default file and env vars: auth/keys-file.ts loadKeys). */
   keys?: readonly Keypair[];
   /** The clock of the signature date window and the rate limits (ms since the epoch); default Date.now. */
@@ -43,6 +53,8 @@ export type KilnApp = Hono & {
   readonly authRequired: boolean;
   /** The concurrent-run caps (--max-runs, --max-runs-per-key, --run-queue-size), per principal id. */
   readonly runSlots: RunSlots;
+  /** The app's structured log (config.logLevel, options.log). */
+  readonly log: Logger;
   /** Destroys every session and releases the kernels. */
   close(): Promise<void>;
 };
@@ -56,14 +68,25 @@ export function createApp(options: AppOptions = {}): KilnApp {
   const keyStore = required ? new KeyStore(keys) : null;
   const runSlots = new RunSlots({ total: config.maxRuns, perClient: config.maxRunsPerKey, queue: config.runQueueSize });
   const catalog = new Catalog(options.kernels ?? []);
-  const registry = new Registry(config, catalog);
-  const report = options.onError ?? ((error: unknown) => console.error("kiln: unexpected error:", error));
+  const log = new Logger(config.logLevel, options.log ?? consoleErrors);
+  // The gauges read the registry at scrape time, once it exists.
+  const metrics = new KilnMetrics({ images: () => Object.keys(catalog.available()), sessions: () => registry.sessions(), runSlots: () => runSlots.stats });
+  const registry: Registry = new Registry(config, catalog, metrics);
+  const docs = [versionDocs, healthDocs, openApiDocs, docsDocs, metricsDocs, sessionDocs, executeDocs, fileDocs];
 
   const app = new Hono();
-  // Public, and before the middleware: clients read the API version here before they sign anything.
-  app.get("/", (c) => c.json({ version: API_VERSION, manager: VERSION }));
+  app.use(requestLog(log), requestMetrics(metrics));
+  // Public, before authentication: clients read the API version before they sign anything; probes and readers of the docs have no keys.
+  app.route("/", versionRoutes());
+  app.route("/", healthRoutes(catalog, registry));
+  app.route("/", openApiRoutes(() => openApiDocument(docs, { version: VERSION, authRequired: required })));
+  app.route("/", docsRoutes());
   app.use(authMiddleware({ keys: keyStore, rateLimit: config.rateLimit, anonymousRateLimit: config.anonymousRateLimit, now }));
   app.use(rateLimitMiddleware(new RateLimiter({ windowMs: config.rateLimitWindowMs, now })));
+  app.route("/", metricsRoutes(metrics));
+  app.use("/session/:id/upload", uploadBytes(metrics));
+  app.use("/session/:id/download", downloadBytes(metrics));
+  app.use("/session/:id/download_single", downloadBytes(metrics));
   app.route("/sessions", sessionListRoutes(registry));
   app.route("/session", sessionRoutes(registry, config));
   app.route("/session", executeRoutes(registry, config));
@@ -77,9 +100,9 @@ export function createApp(options: AppOptions = {}): KilnApp {
     }
     return new Problem("url-not-found", undefined, path).toResponse();
   });
-  app.onError((error) => {
+  app.onError((error, c) => {
     const problem = toProblem(error);
-    if (problem.status >= 500 && problem.problem === "internal-server-error") report(error);
+    if (problem.status >= 500 && problem.problem === "internal-server-error") log.error("unexpected error", { reqId: c.get("requestId"), err: error });
     return problem.toResponse();
   });
 
@@ -89,6 +112,7 @@ export function createApp(options: AppOptions = {}): KilnApp {
     registry,
     authRequired: required,
     runSlots,
+    log,
     async close() {
       runSlots.close();
       await registry.close();

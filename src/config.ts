@@ -3,6 +3,7 @@
 // each for `kiln serve --help` and the README's configuration table.
 
 import * as v from "valibot";
+import { LOG_LEVELS } from "./log/logger.ts";
 
 const MiB = 1024 * 1024;
 
@@ -59,6 +60,8 @@ export const ConfigSchema = v.object({
   maxRuns: int(1, 64),
   maxRunsPerKey: int(1, 16),
   runQueueSize: int(0, 256),
+  /** The least severe log line written: requests are info (warn when refused), unexpected errors error. */
+  logLevel: v.optional(v.picklist(LOG_LEVELS, `must be one of ${LOG_LEVELS.join(", ")}`), "info"),
 });
 
 export type KilnConfig = v.InferOutput<typeof ConfigSchema>;
@@ -100,6 +103,7 @@ export const OPTIONS: readonly OptionDoc[] = [
   { key: "maxRuns", flag: "--max-runs", env: "KILN_MAX_RUNS", help: "runs executing at once, server-wide; more wait in the run queue" },
   { key: "maxRunsPerKey", flag: "--max-runs-per-key", env: "KILN_MAX_RUNS_PER_KEY", help: "runs executing at once per access key (or client address); more wait in the run queue" },
   { key: "runQueueSize", flag: "--run-queue-size", env: "KILN_RUN_QUEUE_SIZE", help: "runs waiting for a slot at most; more → 503" },
+  { key: "logLevel", flag: "--log-level", env: "KILN_LOG_LEVEL", help: "debug, info, warn, error or silent: the least severe JSON log line written to stdout (a request is info, warn when answered 4xx or 5xx; an unexpected error is error)" },
 ];
 
 export class ConfigError extends Error {

@@ -51,7 +51,6 @@ for (const name of options.kernels) {
 const app = createApp({
   config: { ...(options.dataDir ? { dataDir: options.dataDir } : {}), ...options.config },
   kernels,
-  onError: (error) => console.error("bench server:", error),
 });
 const payload = JSON.stringify({ result: { runId: "bare", status: "finished", exitCode: 0, options: null, files: [], console: [["stdout", "2\n"]] } });
 app.post("/__bench/bare", async (c) => {

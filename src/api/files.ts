@@ -13,7 +13,9 @@ import type { KilnConfig } from "../config.ts";
 import type { Registry } from "../sessions/registry.ts";
 import { baseName, toSessionPath, toWorkPath } from "../vfs/paths.ts";
 import type { Stat, Vfs } from "../vfs/vfs.ts";
-import { invalidParams, notFound } from "./problem.ts";
+import { invalidParams, notFound, type ProblemName } from "./problem.ts";
+import type { RouteDoc, RouteDocs } from "./route-doc.ts";
+import { SessionParams } from "./sessions.ts";
 import { parse, readJson } from "./validate.ts";
 
 const ClientPath = v.pipe(v.string(), v.maxLength(4096));
@@ -30,6 +32,75 @@ export const DownloadSchema = v.looseObject({
 });
 
 export const DownloadSingleSchema = v.looseObject({ file: ClientPath });
+
+export const FileListSchema = v.object({
+  files: v.pipe(v.string(), v.description("A JSON list of {filename, mode, size, ctime, mtime, atime}, as Backend.AI's agent answers.")),
+  folder_path: v.string(),
+  abspath: v.string(),
+  errors: v.string(),
+});
+
+const READ_PROBLEMS: ProblemName[] = ["invalid-api-params", "object-not-found", "payload-too-large", "unsupported-media-type"];
+
+const DOWNLOAD: RouteDoc = {
+  summary: "Download paths",
+  description:
+    "Up to --download-max-paths paths (files may also be comma-joined): multipart/mixed of one tar per path, " +
+    "or one zip with format=zip or Accept: application/zip. Parameters come as a query (GET) or a JSON body (POST).",
+  tag: "files",
+  params: SessionParams,
+  responses: {
+    200: {
+      description: "The archives, streamed.",
+      media: { "multipart/mixed": { description: "One application/x-tar part per path." }, "application/zip": { description: "One zip." } },
+    },
+  },
+  problems: READ_PROBLEMS,
+};
+
+const DOWNLOAD_SINGLE: RouteDoc = {
+  summary: "Download a file",
+  description: "Parameters come as a query (GET) or a JSON body (POST).",
+  tag: "files",
+  params: SessionParams,
+  responses: { 200: { description: "The file's bytes.", media: { "application/octet-stream": {} } } },
+  problems: READ_PROBLEMS,
+};
+
+export const fileDocs: RouteDocs = {
+  "POST /session/{id}/upload": {
+    summary: "Upload files",
+    description: "All or nothing. Directories are created; existing files are replaced.",
+    tag: "files",
+    params: SessionParams,
+    body: {
+      media: {
+        "multipart/form-data": {
+          type: "object",
+          description:
+            "Parts of any field name, each file's filename its path under /home/work (percent-encoded names are decoded): " +
+            "up to --upload-max-files files of up to --upload-max-file-bytes each.",
+          additionalProperties: { type: "array", items: { contentMediaType: "application/octet-stream" } },
+        },
+      },
+    },
+    responses: { 204: { description: "Every file was written." } },
+    problems: ["invalid-api-params", "object-not-found", "quota-exceeded"],
+  },
+  "GET /session/{id}/files": {
+    summary: "List a directory",
+    description: "path comes as a query, or as a JSON body as Backend.AI 24.09's client sends it (Node only).",
+    tag: "files",
+    params: SessionParams,
+    query: FilesSchema,
+    responses: { 200: { description: "The directory's entries.", json: FileListSchema } },
+    problems: READ_PROBLEMS,
+  },
+  "GET /session/{id}/download": { ...DOWNLOAD, query: DownloadSchema },
+  "POST /session/{id}/download": { ...DOWNLOAD, body: { json: DownloadSchema } },
+  "GET /session/{id}/download_single": { ...DOWNLOAD_SINGLE, query: DownloadSingleSchema },
+  "POST /session/{id}/download_single": { ...DOWNLOAD_SINGLE, body: { json: DownloadSingleSchema } },
+};
 
 /** Largest header block of one upload part; real clients send a few hundred bytes. */
 const MAX_PART_HEADER_BYTES = 16 * 1024;
@@ -67,7 +138,7 @@ export function fileRoutes(registry: Registry, config: KilnConfig): Hono {
       atime: e.atimeMs / 1000,
     }));
     const where = toWorkPath(path);
-    return c.json({ files: JSON.stringify(files), folder_path: where, abspath: where, errors: "" });
+    return c.json({ files: JSON.stringify(files), folder_path: where, abspath: where, errors: "" } satisfies v.InferOutput<typeof FileListSchema>);
   });
 
   const download = async (c: Context<BlankEnv, "/:id/download">) => {

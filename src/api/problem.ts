@@ -2,6 +2,8 @@
 // status codes (api/exceptions.py of Backend.AI 24.09). Handlers throw a Problem;
 // app.ts's onError turns it (and anything unexpected) into a response.
 
+import * as v from "valibot";
+
 const PROBLEMS = {
   "general-error": [500, "General Backend API Error."],
   "url-not-found": [404, "Unknown URL path."],
@@ -31,6 +33,14 @@ const PROBLEMS = {
 export type ProblemName = keyof typeof PROBLEMS;
 
 export const PROBLEM_BASE = "https://api.backend.ai/probs/";
+
+/** The body of every error answer (what Problem.toJSON writes), for the OpenAPI document. */
+export const ProblemSchema = v.object({
+  type: v.picklist(Object.keys(PROBLEMS).map((name) => PROBLEM_BASE + name)),
+  title: v.string(),
+  msg: v.optional(v.pipe(v.string(), v.description("What went wrong; for invalid-api-params it starts with the field."))),
+  data: v.optional(v.pipe(v.unknown(), v.description("Details; for invalid-api-params {issues: [{field, message}]}."))),
+});
 
 export class Problem extends Error {
   override name = "Problem";

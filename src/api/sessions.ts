@@ -1,6 +1,6 @@
 // Session lifecycle: create (and its Backend.AI alias), info, destroy, restart,
 // interrupt and logs, and Kiln's own list of live sessions (GET /sessions).
-// Schemas first; handlers only translate to the registry.
+// Schemas and route docs first; handlers only translate to the registry.
 
 import { Hono } from "hono";
 import * as v from "valibot";
@@ -8,6 +8,7 @@ import type { KilnConfig } from "../config.ts";
 import { IMAGE_REF } from "../kernels/catalog.ts";
 import type { Registry } from "../sessions/registry.ts";
 import type { Session } from "../sessions/session.ts";
+import type { RouteDocs } from "./route-doc.ts";
 import { parse, readJson } from "./validate.ts";
 
 const SessionName = v.pipe(
@@ -98,6 +99,131 @@ export const CreateSessionSchema = v.pipe(
 /** GET /sessions?tag=…: Kiln's own (Backend.AI lists sessions through GraphQL). */
 export const ListSessionsSchema = v.looseObject({ tag: v.optional(v.pipe(v.string(), v.maxLength(256))) });
 
+/** The `{id}` of every /session/{id} route (read with c.req.param, described here). */
+export const SessionParams = v.object({ id: v.pipe(v.string(), v.description("The session's UUID or its name.")) });
+
+const SessionStatus = v.picklist(["RUNNING", "RESTARTING", "TERMINATING", "TERMINATED"]);
+
+export const SessionCreatedSchema = v.object({
+  sessionId: v.pipe(v.string(), v.uuid()),
+  sessionName: v.string(),
+  status: SessionStatus,
+  servicePorts: v.array(v.unknown()),
+  /** A reused session is answered with snake_case service_ports by Backend.AI 24.09. */
+  service_ports: v.optional(v.pipe(v.array(v.unknown()), v.description("Only when an existing session was reused, as Backend.AI 24.09 answers."))),
+  created: v.pipe(v.boolean(), v.description("false: an existing session of that name and image was reused.")),
+});
+
+export const SessionSummarySchema = v.object({
+  sessionId: v.pipe(v.string(), v.uuid()),
+  sessionName: v.string(),
+  lang: v.string(),
+  image: v.pipe(v.string(), v.description("The canonical image name, e.g. python.")),
+  kernel: v.pipe(v.string(), v.description("The kernel serving it: isolate or podman.")),
+  tag: v.nullable(v.string()),
+  status: SessionStatus,
+  age: v.pipe(v.number(), v.description("Milliseconds since creation.")),
+  creationTime: v.pipe(v.string(), v.isoTimestamp()),
+  lastActivityTime: v.pipe(v.string(), v.isoTimestamp()),
+  numQueriesExecuted: v.pipe(v.number(), v.integer()),
+});
+
+export const SessionListSchema = v.object({ sessions: v.array(SessionSummarySchema) });
+
+export const SessionInfoSchema = v.object({
+  ...SessionSummarySchema.entries,
+  environ: v.record(v.string(), v.string()),
+  resources: v.object({ cpu: v.number(), mem: v.pipe(v.string(), v.description('MiB, e.g. "512m".')) }),
+  limits: v.object({
+    stepTimeoutMs: v.number(),
+    memoryMiB: v.number(),
+    cpus: v.number(),
+    outputBytes: v.number(),
+    maxBytes: v.number(),
+    maxFiles: v.number(),
+    uploadMaxFiles: v.number(),
+    uploadMaxFileBytes: v.number(),
+    consoleCapChars: v.number(),
+  }),
+  usage: v.object({ bytes: v.number(), files: v.number() }),
+});
+
+export const DestroyedSchema = v.object({ stats: v.record(v.string(), v.number()) });
+
+export const LogsSchema = v.object({ result: v.object({ logs: v.pipe(v.string(), v.description("The last 65,536 characters of console output.")) }) });
+
+const CREATE: RouteDocs[string] = {
+  summary: "Create or reuse a session",
+  description:
+    "lang (or image) and clientSessionToken (or name) are required. A session of that name and image is reused unless reuseIfExists is false. " +
+    "Other keys Backend.AI's clients send are accepted and ignored.",
+  tag: "sessions",
+  body: { json: CreateSessionSchema },
+  responses: { 201: { description: "The session, created or reused.", json: SessionCreatedSchema } },
+  problems: [
+    "invalid-api-params",
+    "session-already-exists",
+    "object-not-found",
+    "quota-exceeded",
+    "payload-too-large",
+    "unsupported-media-type",
+    "kernel-creation-failed",
+    "service-unavailable",
+    "instance-not-available",
+  ],
+};
+
+export const sessionDocs: RouteDocs = {
+  "GET /sessions": {
+    summary: "List live sessions",
+    description: "Kiln's own, oldest first; Backend.AI lists sessions through GraphQL.",
+    tag: "sessions",
+    query: ListSessionsSchema,
+    responses: { 200: { description: "The live sessions.", json: SessionListSchema } },
+    problems: ["invalid-api-params"],
+  },
+  "POST /session": CREATE,
+  "POST /session/_/create": { ...CREATE, summary: "Create or reuse a session (Backend.AI's alias)" },
+  "GET /session/{id}": {
+    summary: "Session info",
+    tag: "sessions",
+    params: SessionParams,
+    responses: { 200: { description: "The session, its limits and its file usage.", json: SessionInfoSchema } },
+    problems: ["object-not-found"],
+  },
+  "DELETE /session/{id}": {
+    summary: "Destroy a session",
+    description: "Its runs end, its kernel, files and processes go.",
+    tag: "sessions",
+    params: SessionParams,
+    responses: { 200: { description: "The kernel's last figures.", json: DestroyedSchema } },
+    problems: ["object-not-found"],
+  },
+  "PATCH /session/{id}": {
+    summary: "Restart the kernel",
+    description: "Fresh kernel state, files kept; the current run ends with exit code 130.",
+    tag: "sessions",
+    params: SessionParams,
+    responses: { 204: { description: "Restarted." } },
+    problems: ["object-not-found", "kernel-restart-failed"],
+  },
+  "POST /session/{id}/interrupt": {
+    summary: "Interrupt the running step",
+    description: "Its run ends with exit code 130.",
+    tag: "sessions",
+    params: SessionParams,
+    responses: { 204: { description: "Interrupted (or nothing was running)." } },
+    problems: ["object-not-found"],
+  },
+  "GET /session/{id}/logs": {
+    summary: "Console output",
+    tag: "sessions",
+    params: SessionParams,
+    responses: { 200: { description: "The session's recent console output.", json: LogsSchema } },
+    problems: ["object-not-found"],
+  },
+};
+
 export function sessionListRoutes(registry: Registry): Hono {
   const api = new Hono();
   api.get("/", (c) => {
@@ -127,7 +253,7 @@ export function sessionRoutes(registry: Registry, config: KilnConfig): Hono {
       reuseIfExists: body.reuseIfExists,
       tag: body.tag ?? null,
     });
-    const answer: Record<string, unknown> = {
+    const answer: v.InferOutput<typeof SessionCreatedSchema> = {
       sessionId: session.id,
       sessionName: session.name,
       status: session.status,
@@ -162,7 +288,7 @@ export function sessionRoutes(registry: Registry, config: KilnConfig): Hono {
 }
 
 /** What GET /sessions says of each session, and GET /session/:id begins with. */
-function summary(session: Session) {
+function summary(session: Session): v.InferOutput<typeof SessionSummarySchema> {
   const { init } = session;
   return {
     sessionId: session.id,
@@ -179,7 +305,7 @@ function summary(session: Session) {
   };
 }
 
-async function info(session: Session, config: KilnConfig) {
+async function info(session: Session, config: KilnConfig): Promise<v.InferOutput<typeof SessionInfoSchema>> {
   const { init } = session;
   const usage = await session.vfs.usage();
   return {

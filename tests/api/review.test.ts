@@ -174,7 +174,7 @@ describe("review: console cap", () => {
 describe("review: request bodies", () => {
   it("a body that breaks off mid-read is a 4xx, not a 500 reported as unexpected", async () => {
     const reported: unknown[] = [];
-    const app = createApp({ kernels: [scriptKernelFactory()], onError: (e) => reported.push(e) });
+    const app = createApp({ kernels: [scriptKernelFactory()], config: { logLevel: "error" }, log: (line) => reported.push(line) });
     try {
       const body = new ReadableStream<Uint8Array>({
         start(c) {
@@ -258,7 +258,7 @@ if (!("Bun" in globalThis)) {
     it("--request-timeout-ms cuts off a stalled body in about that time, not at Node's 30 s check interval", async () => {
       const net = await import("node:net");
       const { startNodeServer } = await import("../../src/node.ts");
-      const app = createApp({ kernels: [scriptKernelFactory()], onError: () => {} });
+      const app = createApp({ kernels: [scriptKernelFactory()], log: () => {} });
       const server = await startNodeServer(app, { host: "127.0.0.1", port: 0, requestTimeoutMs: 1000 });
       const socket = net.connect(Number(new URL(server.url).port), "127.0.0.1");
       try {
