@@ -21,10 +21,11 @@ export interface KilnServer {
   close(): Promise<void>;
 }
 
-export async function startKiln(args: string[] = []): Promise<KilnServer> {
+export async function startKiln(args: string[] = [], env: Record<string, string> = {}): Promise<KilnServer> {
   const dataDir = await mkdtemp(join(tmpdir(), "kiln-client-test-"));
   const child = spawn(NODE, [BIN, "serve", "--port", "0", "--data-dir", dataDir, "--flush-interval-ms", "300", ...args], {
     cwd: ROOT,
+    env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";
