@@ -39,7 +39,7 @@ export class KilnError extends Error {
   readonly problem: string;
 
   constructor(init: KilnErrorInit) {
-    const detail = init.msg ? `${init.title} ${init.msg}` : init.title;
+    const detail = init.msg ? `${init.title}${/[.:!?]$/.test(init.title) ? " " : ": "}${init.msg}` : init.title;
     super(init.status ? `${init.status}: ${detail}` : detail, init.cause === undefined ? undefined : { cause: init.cause });
     this.status = init.status;
     this.type = init.type ?? "about:blank";
