@@ -55,7 +55,7 @@ const dataDir = mkdtempSync(join(tmpdir(), "kiln-loadtest-"));
 const bin = fileURLToPath(new URL("../bin/kiln.js", import.meta.url));
 const server = spawn(
   process.execPath,
-  [bin, "serve", "--host", "127.0.0.1", "--port", "0", "--data-dir", dataDir, "--flush-interval-ms", "2000", "--step-timeout-ms", "20000"],
+  [bin, "serve", "--host", "127.0.0.1", "--port", "0", "--data-dir", dataDir, "--flush-interval-ms", "2000", "--step-timeout-ms", "20000", "--log-level", "warn"],
   { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, KILN_PORT: undefined, PORT: undefined } },
 );
 let serverLog = "";
