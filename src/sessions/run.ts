@@ -128,9 +128,10 @@ export class Run {
     const controller = new AbortController();
     this.current = controller;
     const timer = new StepTimer(this.settings.stepTimeoutMs, () => controller.abort(new StepAbort("timeout")));
-    const decoders = { stdout: new TextDecoder(), stderr: new TextDecoder() };
+    // Made when bytes first arrive: most kernels write strings.
+    const decoders: Partial<Record<"stdout" | "stderr", TextDecoder>> = {};
     const io: StepIO = {
-      write: (stream, data) => this.output(stream, typeof data === "string" ? data : decoders[stream].decode(data, { stream: true })),
+      write: (stream, data) => this.output(stream, typeof data === "string" ? data : (decoders[stream] ??= new TextDecoder()).decode(data, { stream: true })),
       emit: (item) => void (item[0] === "stdout" || item[0] === "stderr" ? this.output(item[0], item[1]) : this.buffer.emit(item)),
       readInput: (request) => this.waitForInput(request, controller.signal, timer),
       signal: controller.signal,
@@ -144,7 +145,7 @@ export class Run {
     } finally {
       timer.clear();
       this.current = null;
-      for (const stream of ["stdout", "stderr"] as const) this.output(stream, decoders[stream].decode());
+      for (const stream of ["stdout", "stderr"] as const) if (decoders[stream]) this.output(stream, decoders[stream].decode());
       this.settings.onStepEnd?.(name, (performance.now() - started) / 1000);
     }
     const reason = controller.signal.reason;

@@ -35,6 +35,8 @@ class SandboxProcess {
   private outbox: Outbox<ToChild> | null = null;
   private ready: Promise<void> | null = null;
   private generation = 0;
+  /** The generation of the child that is up and ready, 0 while none is. */
+  readyGeneration = 0;
   private nextRid = 1;
   private readonly pending = new Map<number, Pending>();
   readonly kernels = new Map<number, RemoteKernel>();
@@ -67,12 +69,13 @@ class SandboxProcess {
     });
     this.child = child;
     this.outbox = new Outbox<ToChild>((batch) => child.connected && child.send(batch));
-    this.generation++;
+    const generation = ++this.generation;
     let started = false;
     this.ready = new Promise<void>((resolve, reject) => {
       const onMessage = (batch: ToParent[]) => {
         if (batch.some((m) => m.t === "ready")) {
           started = true;
+          this.readyGeneration = generation;
           child.off("exit", onEarlyExit);
           child.off("message", onMessage);
           resolve();
@@ -109,6 +112,7 @@ class SandboxProcess {
     this.child = null;
     this.outbox = null;
     this.ready = null;
+    this.readyGeneration = 0;
     const pending = [...this.pending.values()];
     this.pending.clear();
     for (const p of pending) p.reject(new ChildGone("the sandbox process ended"));
@@ -184,6 +188,7 @@ class SandboxProcess {
 
   close(): void {
     this.closed = true;
+    this.readyGeneration = 0;
     const child = this.child;
     this.child = null;
     child?.disconnect();
@@ -215,7 +220,7 @@ class RemoteKernel implements Kernel {
   }
 
   private async call(call: KernelCall, io?: StepIO): Promise<unknown> {
-    await this.ensure();
+    if (this.generation === 0 || this.generation !== this.host.readyGeneration) await this.ensure();
     const { rid, done } = this.host.send(this, { t: "call", kid: this.kid, call }, io);
     const onAbort = () => this.host.abort(rid, io!.signal.reason);
     io?.signal.addEventListener("abort", onAbort, { once: true });
