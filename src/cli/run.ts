@@ -23,7 +23,7 @@ export const runCommand: Command = {
   options: [
     LANG_OPTION,
     { name: "build", value: "CMD", help: 'the build command (default "*", the language\'s own; "" for none)' },
-    { name: "exec", value: "CMD", help: 'the command that runs the program (default "*", the language\'s own)' },
+    { name: "exec", value: "CMD", help: 'the command that runs the program (default "*", the language\'s own: ./main for C, main.js for JavaScript…)' },
     { name: "clean", value: "CMD", help: "a command to run before the build (default none)" },
     { name: "stdin", value: "FILE", help: "answer the program's input requests with this file's lines (default: the terminal's)" },
     { name: "out", value: "DIR", help: "download the files the program wrote or changed into DIR" },
@@ -53,14 +53,16 @@ async function run(args: Args): Promise<number> {
   const files = await filesFromPaths(args.positionals);
   const input = text(args, "stdin") !== undefined ? await fileLines(text(args, "stdin")!) : streamLines(process.stdin);
 
-  const session = await client.createSession({ lang, environ: environOf(args) });
+  // Watched from the moment it is asked for: Ctrl-C during the creation removes it too.
+  const creating = client.createSession({ lang, environ: environOf(args) });
   let removed: Promise<unknown> | undefined;
-  const remove = () => (removed ??= session.destroy().catch(() => undefined));
+  const remove = () => (removed ??= creating.then((s) => s.destroy()).catch(() => undefined));
   const stopping = onStop(async (signal) => {
     await remove();
-    if (!machine) process.stderr.write(`\nkiln: ${signal}: stopped; session ${session.name} removed\n`);
+    if (!machine) process.stderr.write(`\nkiln: ${signal}: stopped; the session was removed\n`);
   });
   try {
+    const session = await creating;
     const outcome = await runIn(session, args, files, input, machine);
     if (machine) printJson({ session: session.name, ...outcome });
     return outcome.exitCode;
