@@ -158,6 +158,7 @@ export async function collectRun(events: AsyncIterable<RunEvent>): Promise<RunOu
       case "stdout":
       case "stderr":
         of(event.step)[event.type] += event.text;
+        if (event.step !== "query") final = "exec";
         break;
       case "clean-finished":
       case "build-finished":
