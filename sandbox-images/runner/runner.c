@@ -525,8 +525,12 @@ static void prepare_direct(const char *cmd, char **env) {
   clear_direct();
   char **argv = plain_words(cmd, env);
   if (!argv) return;
-  if (strchr(argv[0], '/')) snprintf(direct.path, sizeof direct.path, "%s", argv[0]);
-  else if (!find_in_path(argv[0], env_value(env, "PATH"), direct.path, sizeof direct.path)) return free(argv);
+  if (strchr(argv[0], '/')) {
+    snprintf(direct.path, sizeof direct.path, "%s", argv[0]);
+  } else if (!find_in_path(argv[0], env_value(env, "PATH"), direct.path, sizeof direct.path)) {
+    free(argv); /* not found: bash says so */
+    return;
+  }
   /* bash -c execs its one command in place of itself, handing on its parent's SHLVL (0 when unset or not a number). */
   const char *level = env_value(env, "SHLVL");
   int numeric = level && *level && strspn(level, "0123456789") == strlen(level);
