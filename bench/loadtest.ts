@@ -30,14 +30,14 @@ const { values } = parseArgs({
   },
 });
 if (values.help) {
-  console.log("npm run loadtest -- [--clients 50] [--seconds 60] [--langs javascript[,bash,python,…]] [--files 3] [--settle 5] [--rounds 1] [--json]");
+  console.log("npm run loadtest -- [--clients 50] [--seconds 60] [--langs javascript[,bash,python,…]] [--files 3] [--settle 15] [--rounds 1] [--json]");
   process.exit(0);
 }
 const CLIENTS = bounded(Number(values.clients ?? process.env.LOADTEST_CLIENTS ?? 50), 1, 500, "clients");
 const SECONDS = bounded(Number(values.seconds ?? process.env.LOADTEST_SECONDS ?? 60), 1, 3600, "seconds");
 const LANGS = (values.langs ?? process.env.LOADTEST_LANGS ?? "javascript").split(",").map((s) => s.trim()).filter(Boolean);
 const FILES = bounded(Number(values.files ?? 3), 1, 20, "files");
-const SETTLE = bounded(Number(values.settle ?? 5), 0, 600, "settle");
+const SETTLE = bounded(Number(values.settle ?? 15), 0, 600, "settle");
 /** Rounds of T seconds each, with a settle pause and an RSS reading after each: a leak grows round on round. */
 const ROUNDS = bounded(Number(values.rounds ?? 1), 1, 20, "rounds");
 

@@ -109,6 +109,8 @@ export interface KernelFactory {
   /** Programs write to the session directory directly, so the quota needs a filesystem of its own. */
   readonly confineDisk?: boolean;
   create(context: KernelContext): Promise<Kernel>;
+  /** Called when the server has had no sessions for a while: give back memory that sessions left behind. */
+  trim?(): Promise<void>;
   /** Called once at server shutdown, after every session is destroyed. */
   close?(): Promise<void>;
 }

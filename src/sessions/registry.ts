@@ -34,12 +34,25 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** Runs one session may hold queued or unread: each holds up to twice the console cap. */
 const MAX_RUNS_PER_SESSION = 16;
 
+/**
+ * A full collection where the runtime offers one (Node started with --expose-gc, as `npm start`
+ * and bin/kiln.js do; Bun), twice: the first frees buffers whose memory is only released once
+ * sweeping ends, and one made once allocation has calmed down also shrinks V8's young generation.
+ */
+function collectGarbage(): void {
+  const g = globalThis as { gc?: () => void; Bun?: { gc(force: boolean): void } };
+  const collect = () => (g.Bun ? g.Bun.gc(true) : g.gc?.());
+  collect();
+  (setTimeout(collect, 3000) as { unref?: () => void }).unref?.();
+}
+
 export class Registry {
   private readonly byId = new Map<string, Session>();
   private readonly byName = new Map<string, Session>();
   /** Names being created right now: a second create of the same name waits for the first. */
   private readonly pending = new Map<string, Promise<Created>>();
   private gcTimer: ReturnType<typeof setInterval> | undefined;
+  private trimTimer: ReturnType<typeof setTimeout> | undefined;
   private closed = false;
   /** Sessions being created right now: they count against maxSessions. */
   private creating = 0;
@@ -103,6 +116,7 @@ export class Registry {
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.gcTimer);
+    clearTimeout(this.trimTimer);
     await this.orphansSwept;
     // Creates in flight see `closed` when their kernel is ready and free it themselves.
     await Promise.allSettled([...this.pending.values()]);
@@ -225,5 +239,21 @@ export class Registry {
   private forget(session: Session): void {
     this.byId.delete(session.id);
     if (this.byName.get(session.name) === session) this.byName.delete(session.name);
+    if (this.byId.size === 0) this.scheduleTrim();
+  }
+
+  /**
+   * Once the server has stayed without sessions for idleTrimMs, the kernels give back what
+   * sessions left behind and the JavaScript heap is collected: neither V8 nor malloc returns
+   * freed memory to the system on its own, so a burst would leave RSS near its peak.
+   */
+  private scheduleTrim(): void {
+    clearTimeout(this.trimTimer);
+    if (this.config.idleTrimMs === 0) return;
+    this.trimTimer = setTimeout(() => {
+      if (this.byId.size > 0 || this.creating > 0 || this.closed) return;
+      void Promise.all(this.catalog.factories().map((f) => f.trim?.().catch(() => undefined))).then(collectGarbage);
+    }, this.config.idleTrimMs);
+    (this.trimTimer as { unref?: () => void }).unref?.();
   }
 }

@@ -13,6 +13,8 @@ import { BUILTIN_NAMES } from "./runtime/builtins.ts";
 export interface IsolateKernelOptions {
   /** Warm sandboxes kept ready for the default heap limit; 0 turns the pool off. Default 2. */
   poolSize?: number;
+  /** How much an idle sandbox process may have grown before trim() replaces it. Default 32. */
+  trimAboveMiB?: number;
   /** This kernel's defaults, applied where a session asks for nothing. */
   defaults?: Partial<SessionLimits>;
 }

@@ -6,6 +6,7 @@
 // its next run, files kept.
 
 import { fork, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { fileURLToPath } from "node:url";
 import type { BatchStep, Kernel, KernelContext, StepIO } from "../kernel.ts";
@@ -43,6 +44,10 @@ class SandboxProcess {
   private closed = false;
   /** Times the child died. */
   restarts = 0;
+  /** The child's resident memory once it was ready, to tell how much sessions left behind. */
+  private baselineKiB = 0;
+  /** Children replaced on purpose (see trim), whose end is not news. */
+  private readonly retired = new WeakSet<ChildProcess>();
 
   constructor(private readonly options: IsolateKernelOptions) {}
 
@@ -76,6 +81,7 @@ class SandboxProcess {
         if (batch.some((m) => m.t === "ready")) {
           started = true;
           this.readyGeneration = generation;
+          this.baselineKiB = residentKiB(child.pid) ?? 0;
           child.off("exit", onEarlyExit);
           child.off("message", onMessage);
           resolve();
@@ -95,7 +101,7 @@ class SandboxProcess {
       if (Array.isArray(batch)) for (const m of batch as ToParent[]) this.onMessage(m);
     });
     child.on("exit", (code, signal) => {
-      if (!this.closed) {
+      if (!this.closed && !this.retired.has(child)) {
         const oom = /heap out of memory|is_heap_oom|CALL_AND_RETRY_LAST|Reached heap limit/.test(tail);
         process.stderr.write(`kiln: the isolate sandbox process ended (${signal ?? `exit ${code}`}${oom ? ", a program exhausted V8's heap" : ""}); runs in flight end with 137, sessions continue in a new one\n`);
       }
@@ -108,7 +114,7 @@ class SandboxProcess {
 
   private onExit(child: ChildProcess): void {
     if (this.child !== child) return;
-    this.restarts++;
+    if (!this.retired.has(child)) this.restarts++;
     this.child = null;
     this.outbox = null;
     this.ready = null;
@@ -186,6 +192,24 @@ class SandboxProcess {
     return more;
   }
 
+  /**
+   * Replaces an idle child that has grown by more than trimAboveMiB since it started:
+   * disposed isolates leave their memory to V8's and malloc's free lists, not to the
+   * system, and only a new process gives it back. Nothing is lost: no kernel lives there.
+   */
+  async trim(): Promise<void> {
+    const child = this.child;
+    if (!child || this.closed || this.kernels.size > 0 || this.pending.size > 0) return;
+    await this.ready;
+    const rss = residentKiB(child.pid);
+    if (rss === null || rss - this.baselineKiB < (this.options.trimAboveMiB ?? 32) * 1024) return;
+    if (this.child !== child || this.kernels.size > 0 || this.pending.size > 0) return;
+    this.retired.add(child);
+    this.onExit(child);
+    child.disconnect();
+    await this.start();
+  }
+
   close(): void {
     this.closed = true;
     this.readyGeneration = 0;
@@ -193,6 +217,17 @@ class SandboxProcess {
     this.child = null;
     child?.disconnect();
     child?.kill();
+  }
+}
+
+/** A process's resident set in KiB, where /proc tells it (Linux); null elsewhere. */
+function residentKiB(pid: number | undefined): number | null {
+  if (pid === undefined) return null;
+  try {
+    const match = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return match ? Number(match[1]) : null;
+  } catch {
+    return null;
   }
 }
 
@@ -299,6 +334,7 @@ export function createRemoteFactory(options: IsolateKernelOptions = {}): Isolate
       await kernel.ensure();
       return kernel;
     },
+    trim: () => host.trim(),
     async close(): Promise<void> {
       host.close();
     },
