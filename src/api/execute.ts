@@ -1,6 +1,7 @@
 // POST /session/:id — Backend.AI's execute, and /complete. The Code Execution
 // Model itself lives in sessions/; this file only validates and dispatches.
 
+import { requestOwner } from "./auth.ts";
 import { Hono } from "hono";
 import * as v from "valibot";
 import type { KilnConfig } from "../config.ts";
@@ -91,7 +92,7 @@ export function executeRoutes(registry: Registry, config: KilnConfig): Hono {
   const api = new Hono();
 
   api.post("/:id", async (c) => {
-    const session = registry.get(c.req.param("id"));
+    const session = registry.get(c.req.param("id"), requestOwner(c));
     const body = parse(ExecuteSchema, (await readJson(c.req.raw, config.bodyLimitBytes)) ?? {});
     const runId = body.runId ?? body.run_id ?? null;
     const code = body.code ?? "";
@@ -111,7 +112,7 @@ export function executeRoutes(registry: Registry, config: KilnConfig): Hono {
   });
 
   api.post("/:id/complete", async (c) => {
-    const session = registry.get(c.req.param("id"));
+    const session = registry.get(c.req.param("id"), requestOwner(c));
     const body = parse(CompleteSchema, (await readJson(c.req.raw, config.bodyLimitBytes)) ?? {});
     const completions = await session.complete(body.code ?? "", body.options ?? {});
     return c.json({ result: { status: "finished", completions } } satisfies v.InferOutput<typeof CompletionSchema>);

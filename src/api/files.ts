@@ -2,6 +2,7 @@
 // (a listing), download (multipart/mixed of tar archives, or one zip) and
 // download_single (raw bytes). Every client path goes through vfs/paths.ts.
 
+import { requestOwner } from "./auth.ts";
 import { Hono, type Context } from "hono";
 import type { BlankEnv } from "hono/types";
 import * as v from "valibot";
@@ -109,7 +110,7 @@ export function fileRoutes(registry: Registry, config: KilnConfig): Hono {
   const api = new Hono();
 
   api.post("/:id/upload", async (c) => {
-    const session = registry.get(c.req.param("id"));
+    const session = registry.get(c.req.param("id"), requestOwner(c));
     const parts = await readUpload(c.req.raw, {
       maxFiles: config.uploadMaxFiles,
       maxFileBytes: config.uploadMaxFileBytes,
@@ -123,7 +124,7 @@ export function fileRoutes(registry: Registry, config: KilnConfig): Hono {
   });
 
   api.get("/:id/files", async (c) => {
-    const session = registry.get(c.req.param("id"));
+    const session = registry.get(c.req.param("id"), requestOwner(c));
     const { path: clientPath } = parse(FilesSchema, await params(c, config));
     const path = toSessionPath(clientPath);
     const stat = await existing(session.vfs, path);
@@ -142,7 +143,7 @@ export function fileRoutes(registry: Registry, config: KilnConfig): Hono {
   });
 
   const download = async (c: Context<BlankEnv, "/:id/download">) => {
-    const session = registry.get(c.req.param("id"));
+    const session = registry.get(c.req.param("id"), requestOwner(c));
     const body = parse(DownloadSchema, await params(c, config));
     const requested = await splitCommaJoined(session.vfs, body.files);
     if (requested.length > config.downloadMaxPaths) {
@@ -180,7 +181,7 @@ export function fileRoutes(registry: Registry, config: KilnConfig): Hono {
   api.post("/:id/download", download);
 
   const downloadSingle = async (c: Context<BlankEnv, "/:id/download_single">) => {
-    const session = registry.get(c.req.param("id"));
+    const session = registry.get(c.req.param("id"), requestOwner(c));
     const { file } = parse(DownloadSingleSchema, await params(c, config));
     const path = toSessionPath(file);
     const stat = await existing(session.vfs, path);

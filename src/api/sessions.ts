@@ -2,6 +2,7 @@
 // interrupt and logs, and Kiln's own list of live sessions (GET /sessions).
 // Schemas and route docs first; handlers only translate to the registry.
 
+import { requestOwner } from "./auth.ts";
 import { Hono } from "hono";
 import * as v from "valibot";
 import type { KilnConfig } from "../config.ts";
@@ -228,7 +229,7 @@ export function sessionListRoutes(registry: Registry): Hono {
   const api = new Hono();
   api.get("/", (c) => {
     const { tag } = parse(ListSessionsSchema, c.req.query());
-    const live = registry.sessions().filter((s) => s.status !== "TERMINATING" && s.status !== "TERMINATED");
+    const live = registry.sessions(requestOwner(c)).filter((s) => s.status !== "TERMINATING" && s.status !== "TERMINATED");
     const chosen = tag === undefined ? live : live.filter((s) => s.init.tag === tag);
     return c.json({ sessions: chosen.sort((a, b) => a.createdAt - b.createdAt).map(summary) });
   });
@@ -238,11 +239,12 @@ export function sessionListRoutes(registry: Registry): Hono {
 export function sessionRoutes(registry: Registry, config: KilnConfig): Hono {
   const api = new Hono();
 
-  const create = async (request: Request) => {
+  const create = async (request: Request, owner: string | null) => {
     const body = parse(CreateSessionSchema, (await readJson(request, config.bodyLimitBytes)) ?? {});
     const resources = body.config?.resources;
     const limits = body.config?.limits;
     const { session, created } = await registry.create({
+      owner,
       image: (body.image ?? body.lang)!,
       name: (body.clientSessionToken ?? body.name ?? body.session_name)!,
       environ: body.config?.environ ?? {},
@@ -265,24 +267,24 @@ export function sessionRoutes(registry: Registry, config: KilnConfig): Hono {
     return Response.json(answer, { status: 201 });
   };
 
-  api.post("/", (c) => create(c.req.raw));
-  api.post("/_/create", (c) => create(c.req.raw));
+  api.post("/", (c) => create(c.req.raw, requestOwner(c)));
+  api.post("/_/create", (c) => create(c.req.raw, requestOwner(c)));
 
-  api.get("/:id", async (c) => c.json(await info(registry.get(c.req.param("id")), config)));
+  api.get("/:id", async (c) => c.json(await info(registry.get(c.req.param("id"), requestOwner(c)), config)));
 
-  api.delete("/:id", async (c) => c.json({ stats: await registry.destroy(c.req.param("id")) }));
+  api.delete("/:id", async (c) => c.json({ stats: await registry.destroy(c.req.param("id"), requestOwner(c)) }));
 
   api.patch("/:id", async (c) => {
-    await registry.get(c.req.param("id")).restart();
+    await registry.get(c.req.param("id"), requestOwner(c)).restart();
     return c.body(null, 204);
   });
 
   api.post("/:id/interrupt", (c) => {
-    registry.get(c.req.param("id")).interrupt();
+    registry.get(c.req.param("id"), requestOwner(c)).interrupt();
     return c.body(null, 204);
   });
 
-  api.get("/:id/logs", (c) => c.json({ result: { logs: registry.get(c.req.param("id")).logs() } }));
+  api.get("/:id/logs", (c) => c.json({ result: { logs: registry.get(c.req.param("id"), requestOwner(c)).logs() } }));
 
   return api;
 }

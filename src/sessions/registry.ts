@@ -11,6 +11,8 @@ import type { RunObserver } from "./observer.ts";
 import { Session } from "./session.ts";
 
 export interface CreateRequest {
+  /** The access key that creates the session (null when authentication is off); only it can reach the session. */
+  owner: string | null;
   /** An image reference as the client sent it (lang or image). */
   image: string;
   name: string;
@@ -28,6 +30,11 @@ export interface CreateRequest {
 export interface Created {
   session: Session;
   created: boolean;
+}
+
+/** Names are per owner: two keys may both call a session "demo". */
+function nameKey(owner: string | null, name: string): string {
+  return `${owner ?? ""}\0${name}`;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -77,37 +84,40 @@ export class Registry {
     return this.byId.size;
   }
 
-  sessions(): Session[] {
-    return [...this.byId.values()];
+  /** Live sessions; with an owner, only that owner's. */
+  sessions(owner?: string | null): Session[] {
+    const all = [...this.byId.values()];
+    return owner === undefined ? all : all.filter((s) => s.init.owner === owner);
   }
 
   async create(request: CreateRequest): Promise<Created> {
-    const inFlight = this.pending.get(request.name);
+    const key = nameKey(request.owner, request.name);
+    const inFlight = this.pending.get(key);
     if (inFlight) {
       await inFlight.catch(() => undefined);
       return this.create(request);
     }
     const attempt = this.createNamed(request);
-    this.pending.set(request.name, attempt);
+    this.pending.set(key, attempt);
     try {
       return await attempt;
     } finally {
-      this.pending.delete(request.name);
+      this.pending.delete(key);
     }
   }
 
-  /** A live session by UUID or by name. */
-  get(ref: string): Session {
-    const session = (UUID.test(ref) ? this.byId.get(ref.toLowerCase()) : undefined) ?? this.byName.get(ref);
-    if (!session || session.status === "TERMINATING" || session.status === "TERMINATED") {
+  /** A live session of this owner by UUID or by name; another owner's is as absent as a missing one. */
+  get(ref: string, owner: string | null): Session {
+    const session = (UUID.test(ref) ? this.byId.get(ref.toLowerCase()) : undefined) ?? this.byName.get(nameKey(owner, ref));
+    if (!session || session.init.owner !== owner || session.status === "TERMINATING" || session.status === "TERMINATED") {
       throw new SessionError("no-such-session", `Session (id=${ref}) does not exist.`);
     }
     session.lastUsed = Date.now();
     return session;
   }
 
-  async destroy(ref: string): Promise<Record<string, number>> {
-    const session = this.get(ref);
+  async destroy(ref: string, owner: string | null): Promise<Record<string, number>> {
+    const session = this.get(ref, owner);
     this.forget(session);
     return session.destroy();
   }
@@ -138,7 +148,7 @@ export class Registry {
     if (resolved.kind === "unavailable") {
       throw new SessionError("unavailable-image", `No kernel for "${resolved.image}" is available on this server.`);
     }
-    const existing = this.byName.get(request.name);
+    const existing = this.byName.get(nameKey(request.owner, request.name));
     if (existing) {
       if (request.reuseIfExists && existing.init.image === resolved.image) return { session: existing, created: false };
       throw new SessionError("session-exists", `Session ${request.name} already exists.`, { existingSessionId: existing.id });
@@ -176,7 +186,7 @@ export class Registry {
       this.creating--;
     }
     const session = new Session(
-      { id, name: request.name, image: resolved.image, tag: request.tag, environ: request.environ, limits, kernelName: resolved.factory.name },
+      { id, name: request.name, owner: request.owner, image: resolved.image, tag: request.tag, environ: request.environ, limits, kernelName: resolved.factory.name },
       vfs,
       kernel,
       {
@@ -187,7 +197,7 @@ export class Registry {
       },
     );
     this.byId.set(id, session);
-    this.byName.set(request.name, session);
+    this.byName.set(nameKey(request.owner, request.name), session);
     return { session, created: true };
   }
 
@@ -238,7 +248,8 @@ export class Registry {
 
   private forget(session: Session): void {
     this.byId.delete(session.id);
-    if (this.byName.get(session.name) === session) this.byName.delete(session.name);
+    const key = nameKey(session.init.owner, session.name);
+    if (this.byName.get(key) === session) this.byName.delete(key);
     if (this.byId.size === 0) this.scheduleTrim();
   }
 

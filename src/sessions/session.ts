@@ -11,6 +11,8 @@ import { Run, type Job, type RunResult } from "./run.ts";
 export interface SessionInit {
   id: string;
   name: string;
+  /** The access key that created it; null when authentication is off. */
+  owner: string | null;
   image: string;
   tag: string | null;
   environ: Record<string, string>;

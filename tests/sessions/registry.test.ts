@@ -20,7 +20,7 @@ function registryWith(config: KilnConfigInput = {}, factories: KernelFactory[] =
 }
 
 function req(name: string, extra: Partial<CreateRequest> = {}): CreateRequest {
-  return { image: "script", name, environ: {}, reuseIfExists: true, tag: null, ...extra };
+  return { owner: null, image: "script", name, environ: {}, reuseIfExists: true, tag: null, ...extra };
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -155,7 +155,7 @@ describe("registry: create and reuse", () => {
       const error = await rejectsCode(() => registry.create(req("flaky")), "kernel-failed");
       assert.match(error.message, /no kernel today/);
       assert.equal(registry.size, 0);
-      await rejectsCode(() => registry.get("flaky"), "no-such-session");
+      await rejectsCode(() => registry.get("flaky", null), "no-such-session");
       fail = false;
       assert.equal((await registry.create(req("flaky"))).created, true);
     } finally {
@@ -179,42 +179,42 @@ describe("registry: look-up and destroy", () => {
   it("get by UUID (any case) and by name", () =>
     withRegistry(async (registry) => {
       const { session } = await registry.create(req("lookup"));
-      assert.equal(registry.get(session.id), session);
-      assert.equal(registry.get(session.id.toUpperCase()), session);
-      assert.equal(registry.get("lookup"), session);
+      assert.equal(registry.get(session.id, null), session);
+      assert.equal(registry.get(session.id.toUpperCase(), null), session);
+      assert.equal(registry.get("lookup", null), session);
     }));
 
   it("no-such-session for unknown references; names are case-sensitive", () =>
     withRegistry(async (registry) => {
       await registry.create(req("CaseName"));
-      await rejectsCode(() => registry.get("nope"), "no-such-session");
-      await rejectsCode(() => registry.get(crypto.randomUUID()), "no-such-session");
-      await rejectsCode(() => registry.get("casename"), "no-such-session");
+      await rejectsCode(() => registry.get("nope", null), "no-such-session");
+      await rejectsCode(() => registry.get(crypto.randomUUID(), null), "no-such-session");
+      await rejectsCode(() => registry.get("casename", null), "no-such-session");
     }));
 
   it("destroy: no-such-session afterwards (by id and name), kernel destroyed, stats answered", () =>
     withRegistry(async (registry, factory) => {
       const { session } = await registry.create(req("doomed"));
       await runToEnd(session, "r", "print hi");
-      const stats = await registry.destroy("doomed");
+      const stats = await registry.destroy("doomed", null);
       assert.equal(stats.numQueriesExecuted, 1);
       assert.equal(typeof stats.ageMs, "number");
       assert.equal(factory.destroyed, 1);
       assert.equal(session.status, "TERMINATED");
-      await rejectsCode(() => registry.get(session.id), "no-such-session");
-      await rejectsCode(() => registry.get("doomed"), "no-such-session");
-      await rejectsCode(() => registry.destroy(session.id), "no-such-session");
+      await rejectsCode(() => registry.get(session.id, null), "no-such-session");
+      await rejectsCode(() => registry.get("doomed", null), "no-such-session");
+      await rejectsCode(() => registry.destroy(session.id, null), "no-such-session");
       assert.equal(registry.size, 0);
     }));
 
   it("a name is free again after destroy: a new session with a new id", () =>
     withRegistry(async (registry) => {
       const first = await registry.create(req("phoenix"));
-      await registry.destroy(first.session.id);
+      await registry.destroy(first.session.id, null);
       const second = await registry.create(req("phoenix", { reuseIfExists: false }));
       assert.equal(second.created, true);
       assert.notEqual(second.session.id, first.session.id);
-      assert.equal(registry.get("phoenix"), second.session);
+      assert.equal(registry.get("phoenix", null), second.session);
     }));
 
   it("sessions are isolated: files and kernel state", () =>
@@ -236,7 +236,7 @@ describe("registry: limits", () => {
         await rejectsCode(() => registry.create(req("three")), "too-many-sessions");
         assert.equal(factory.created, 2);
         assert.equal((await registry.create(req("two"))).created, false, "reusing an existing session is not a new session");
-        await registry.destroy(two.session.id);
+        await registry.destroy(two.session.id, null);
         assert.equal((await registry.create(req("three"))).created, true);
       },
       { maxSessions: 2 },
@@ -367,14 +367,14 @@ describe("registry: idle collection", () => {
         await registry.collectIdle(old.lastUsed + 60_000);
         assert.equal(old.status, "TERMINATED");
         assert.equal(fresh.status, "RUNNING");
-        await rejectsCode(() => registry.get(old.id), "no-such-session");
+        await rejectsCode(() => registry.get(old.id, null), "no-such-session");
         assert.equal(factory.destroyed, 1);
 
         // Far in the future: fresh goes, the spinning session survives.
         await registry.collectIdle(Date.now() + 10 * 60_000);
         assert.equal(fresh.status, "TERMINATED");
         assert.equal(busy.status, "RUNNING");
-        assert.equal(registry.get("busy"), busy);
+        assert.equal(registry.get("busy", null), busy);
         assert.equal(factory.destroyed, 2);
 
         // Once its run ends, it is idle like any other.
@@ -396,7 +396,7 @@ describe("registry: idle collection", () => {
         const { session } = await registry.create(req("used"));
         const created = session.lastUsed;
         await sleep(20);
-        registry.get("used");
+        registry.get("used", null);
         assert.ok(session.lastUsed > created);
         const touched = session.lastUsed;
         await sleep(20);
@@ -440,7 +440,7 @@ describe("registry: close", () => {
     const end = await b.continue("spin");
     assert.deepEqual([end.status, end.exitCode], ["finished", 130]);
     await rejectsCode(() => registry.create(req("late")), "too-many-sessions");
-    await rejectsCode(() => registry.get("a"), "no-such-session");
+    await rejectsCode(() => registry.get("a", null), "no-such-session");
     assert.equal(factory.created, 2);
     await registry.close(); // twice is fine
     assert.equal(factory.destroyed, 2);

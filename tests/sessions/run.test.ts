@@ -30,7 +30,7 @@ function makeEnv(config: KilnConfigInput = {}, factory: Factory = scriptKernelFa
     registry,
     factory,
     async newSession() {
-      const { session } = await registry.create({ image: "script", name: `s${++sessionCounter}`, environ: {}, reuseIfExists: false, tag: null });
+      const { session } = await registry.create({ owner: null, image: "script", name: `s${++sessionCounter}`, environ: {}, reuseIfExists: false, tag: null });
       return session;
     },
   };
@@ -608,13 +608,13 @@ describe("destroy", () => {
       assert.equal(spin.status, "continued");
       const queuedP = session.start("d3", query("write should-not-exist x"));
       await sleep(20);
-      await env.registry.destroy(session.id);
+      await env.registry.destroy(session.id, null);
       assert.equal(env.factory.destroyed, 1);
       assert.equal((await drain(session, spin)).at(-1)!.exitCode, 130);
       const queued = await drain(session, await queuedP);
       assert.deepEqual([queued.at(-1)!.status, queued.at(-1)!.exitCode], ["finished", 130]);
       assert.equal(text(queued), "");
-      await rejectsCode(() => env.registry.get(session.id), "no-such-session");
+      await rejectsCode(() => env.registry.get(session.id, null), "no-such-session");
     } finally {
       await env.registry.close();
     }
@@ -776,7 +776,7 @@ describe("byte output from kernels", () => {
     const chunks = [Uint8Array.of(0x61, euro[0]!), Uint8Array.of(euro[1]!, euro[2]!, 0x62, 0xe2)];
     const registry = new Registry(parseConfig({ flushIntervalMs: FLUSH_MS }), new Catalog([bytesFactory(chunks)]));
     try {
-      const { session } = await registry.create({ image: "script", name: "bytes", environ: {}, reuseIfExists: false, tag: null });
+      const { session } = await registry.create({ owner: null, image: "script", name: "bytes", environ: {}, reuseIfExists: false, tag: null });
       const r = await session.start("u1", query(""));
       assert.equal(r.status, "finished");
       assert.deepEqual(r.console, [["stdout", "a€b\uFFFD"]]);
