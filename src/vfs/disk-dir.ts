@@ -11,6 +11,9 @@ import { joinPath } from "./paths.ts";
 import { compareNames } from "./shared.ts";
 
 export class DiskDir implements DirHandle {
+  /** What list() found, by name: openFile's look before opening, as a walk opens what it listed. */
+  private listed = new Map<string, Stats>();
+
   /** `path` is the directory's session path, for error messages. The handle is the DiskDir's to close. */
   constructor(
     private readonly dir: FileHandle,
@@ -28,9 +31,12 @@ export class DiskDir implements DirHandle {
     // per name on the thread pool costs ten times that in all.
     const stats = names.map((name) => lstatAtSync(this.dir, name));
     const entries: DirEntry[] = [];
+    this.listed.clear();
     names.forEach((name, i) => {
       const st = stats[i];
-      if (st) entries.push({ name, ...toStat(st) }); // null: removed since readdir
+      if (!st) return; // removed since readdir
+      entries.push({ name, ...toStat(st) });
+      this.listed.set(name, st);
     });
     return entries;
   }
@@ -45,7 +51,7 @@ export class DiskDir implements DirHandle {
   }
 
   async openFile(name: string): Promise<FileReader | null> {
-    return openRegular(this.dir, name, joinPath(this.path, name));
+    return openRegular(this.dir, name, joinPath(this.path, name), this.listed.get(name));
   }
 
   async readlink(name: string): Promise<string> {
@@ -94,13 +100,15 @@ export class DiskFileReader implements FileReader {
  * or device (never read). ENOENT / ESYMLINK / EISDIR. Synchronous, as the reads: lstat, open
  * and fstat of one name take microseconds and none of them waits on a program (O_NONBLOCK,
  * O_NOFOLLOW), where three thread-pool round trips cost 50-150 µs on a busy machine.
+ * `looked`: an lstat of the name made just before, which saves making another.
  */
-export function openRegular(dir: FileHandle, name: string, path: string): DiskFileReader | null {
+export function openRegular(dir: FileHandle, name: string, path: string, looked?: Stats): DiskFileReader | null {
   const where = at(dir, name);
   let fd: number;
   try {
-    // Look before opening: opening a device or FIFO can have effects of its own.
-    if (!regular(lstatSync(where), path)) return null;
+    // Look before opening: opening a device or FIFO can have effects of its own. Whatever
+    // was swapped in since the look, the fstat below decides.
+    if (!regular(looked ?? lstatSync(where), path)) return null;
     fd = openSync(where, READ_FLAGS);
   } catch (e) {
     throw vfsError(e, path);
