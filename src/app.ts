@@ -71,7 +71,7 @@ export function createApp(options: AppOptions = {}): KilnApp {
   const log = new Logger(config.logLevel, options.log ?? consoleErrors);
   // The gauges read the registry at scrape time, once it exists.
   const metrics = new KilnMetrics({ images: () => Object.keys(catalog.available()), sessions: () => registry.sessions(), runSlots: () => runSlots.stats });
-  const registry: Registry = new Registry(config, catalog, metrics);
+  const registry: Registry = new Registry(config, catalog, { observer: metrics, runGate: runSlots });
   const docs = [versionDocs, healthDocs, openApiDocs, docsDocs, metricsDocs, sessionDocs, executeDocs, fileDocs];
 
   const app = new Hono();

@@ -103,7 +103,7 @@ export const OPTIONS: readonly OptionDoc[] = [
   { key: "rateLimitWindowMs", flag: "--rate-limit-window-ms", env: "KILN_RATE_LIMIT_WINDOW_MS", help: "the rolling window of --rate-limit and --anonymous-rate-limit" },
   { key: "anonymousRateLimit", flag: "--anonymous-rate-limit", env: "KILN_ANONYMOUS_RATE_LIMIT", help: "with authentication off: requests per window per client address; 0: no limit" },
   { key: "maxRuns", flag: "--max-runs", env: "KILN_MAX_RUNS", help: "runs executing at once, server-wide; more wait in the run queue" },
-  { key: "maxRunsPerKey", flag: "--max-runs-per-key", env: "KILN_MAX_RUNS_PER_KEY", help: "runs executing at once per access key (or client address); more wait in the run queue" },
+  { key: "maxRunsPerKey", flag: "--max-runs-per-key", env: "KILN_MAX_RUNS_PER_KEY", help: "runs executing at once per access key (per session without authentication); more wait in the run queue" },
   { key: "runQueueSize", flag: "--run-queue-size", env: "KILN_RUN_QUEUE_SIZE", help: "runs waiting for a slot at most; more → 503" },
   { key: "logLevel", flag: "--log-level", env: "KILN_LOG_LEVEL", help: "debug, info, warn, error or silent: the least severe JSON log line written to stdout (a request is info, warn when answered 4xx or 5xx; an unexpected error is error)" },
 ];

@@ -8,7 +8,7 @@ import { MemoryVfs } from "../vfs/memory.ts";
 import type { Vfs } from "../vfs/vfs.ts";
 import { SessionError } from "./errors.ts";
 import type { RunObserver } from "./observer.ts";
-import { Session } from "./session.ts";
+import { Session, type RunGate } from "./session.ts";
 
 export interface CreateRequest {
   /** The access key that creates the session (null when authentication is off); only it can reach the session. */
@@ -69,8 +69,12 @@ export class Registry {
   constructor(
     private readonly config: KilnConfig,
     private readonly catalog: Catalog,
-    /** Told of every session's step and run ends (metrics). */
-    private readonly observer?: RunObserver,
+    private readonly hooks: {
+      /** Told of every session's step and run ends (metrics). */
+      observer?: RunObserver;
+      /** Caps on runs executing at once, shared by all sessions. */
+      runGate?: RunGate;
+    } = {},
   ) {
     const every = Math.max(1000, Math.min(60_000, Math.floor(config.idleTimeoutMs / 4)));
     this.gcTimer = setInterval(() => void this.collectIdle().catch(() => undefined), every);
@@ -193,7 +197,8 @@ export class Registry {
         flushIntervalMs: this.config.flushIntervalMs,
         consoleCapChars: this.config.consoleCapChars,
         maxRuns: MAX_RUNS_PER_SESSION,
-        ...(this.observer && { observer: this.observer }),
+        ...(this.hooks.observer && { observer: this.hooks.observer }),
+        ...(this.hooks.runGate && { runGate: this.hooks.runGate }),
       },
     );
     this.byId.set(id, session);

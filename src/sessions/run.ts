@@ -58,6 +58,9 @@ export class Run {
   private wake: (() => void) | null = null;
   private reading: Promise<unknown> = Promise.resolve();
   private input: ((text: string) => void) | null = null;
+  /** Why the run was refused before it started (no run slot): its readers get this error. */
+  private refusal: { error: unknown } | null = null;
+  private readonly stopper = new AbortController();
   /** The final record (finished or exec-timeout) has been recorded. */
   ended = false;
   /** ...and handed to a reader: the run is over for everyone. */
@@ -113,7 +116,21 @@ export class Run {
   /** Stops the run: the current step is aborted and no further step starts. */
   abort(reason: StepAbortReason): void {
     this.abortReason ??= reason;
+    this.stopper.abort(new StepAbort(reason));
     this.current?.abort(new StepAbort(reason));
+  }
+
+  /** Aborts once the run is stopped, also before it has started (while it waits for a run slot). */
+  get stopped(): AbortSignal {
+    return this.stopper.signal;
+  }
+
+  /** Ends a run that never started: every read rejects with `error` (the server's run queue was full). */
+  refuse(error: unknown): void {
+    this.refusal = { error };
+    this.ended = true;
+    this.delivered = true;
+    this.wake?.();
   }
 
   private batchStep(kernel: Kernel, step: BatchStep, command: string | null | undefined): Promise<Outcome> {
@@ -220,6 +237,7 @@ export class Run {
       });
       this.wake = null;
     }
+    if (this.refusal) throw this.refusal.error;
     const { console, control } = this.buffer.take();
     if (control && (control.status === "finished" || control.status === "exec-timeout")) this.delivered = true;
     if (!control && this.delivered) {

@@ -27,6 +27,13 @@ export interface SessionSettings {
   maxRuns: number;
   /** Told of each step's and run's end (metrics). */
   observer?: RunObserver;
+  /** Caps on runs executing at once (auth/run-slots.ts): a run holds a slot from its start to its end. */
+  runGate?: RunGate;
+}
+
+/** Lets a run start once a slot is free; the returned function gives the slot back. */
+export interface RunGate {
+  acquire(client: string, signal?: AbortSignal): Promise<() => void>;
 }
 
 export type SessionStatus = "RUNNING" | "RESTARTING" | "TERMINATING" | "TERMINATED";
@@ -109,11 +116,24 @@ export class Session {
     void this.enqueue(async () => {
       this.waitingRuns--;
       this.active = run;
+      let release: (() => void) | undefined;
+      try {
+        // A slot is taken only when the run's turn in its session has come, so it is held while the run executes, not while it queues here.
+        release = await this.settings.runGate?.acquire(this.init.owner ?? this.init.id, run.stopped);
+      } catch (error) {
+        // Interrupted while waiting: execute() below ends it at once as interrupted, with no slot.
+        if (!run.stopped.aborted) {
+          this.active = null;
+          run.refuse(error);
+          return;
+        }
+      }
       this.numQueriesExecuted++;
       try {
         await run.execute(this.kernel);
       } finally {
         this.active = null;
+        release?.();
       }
     }).catch(() => undefined);
     return this.read(run);

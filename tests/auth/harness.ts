@@ -67,3 +67,10 @@ export async function authServer(options: AppOptions = {}): Promise<AuthServer> 
     },
   };
 }
+
+/** A request to `url` + `path` with a bearer token and, when given, a JSON body. */
+export function bearer(url: string, token: string, method: string, path: string, body?: unknown): Promise<Response> {
+  const headers: Record<string, string> = { authorization: `Bearer ${token}` };
+  if (body !== undefined) headers["content-type"] = "application/json";
+  return fetch(url + path, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
+}

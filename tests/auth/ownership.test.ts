@@ -4,7 +4,7 @@
 
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { authServer, KEY, OTHER, type AuthServer } from "./harness.ts";
+import { authServer, bearer, KEY, OTHER, type AuthServer } from "./harness.ts";
 
 let s: AuthServer;
 before(async () => {
@@ -12,11 +12,7 @@ before(async () => {
 });
 after(() => s.close());
 
-function call(token: string, method: string, path: string, body?: unknown): Promise<Response> {
-  const headers: Record<string, string> = { authorization: `Bearer ${token}` };
-  if (body !== undefined) headers["content-type"] = "application/json";
-  return fetch(s.url + path, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
-}
+const call = (token: string, method: string, path: string, body?: unknown) => bearer(s.url, token, method, path, body);
 
 async function create(token: string, name: string): Promise<string> {
   const res = await call(token, "POST", "/session", { lang: "script", clientSessionToken: name });
