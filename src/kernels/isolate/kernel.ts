@@ -17,7 +17,6 @@ import { ModuleHost, sessionPath } from "./resolve.ts";
 import { drive, describeError, type RunContext, type RunResult } from "./run.ts";
 import type { ProgramContext, RunState, Sandbox } from "./sandbox.ts";
 import { isTypeScript, outputPath, stripTypes, TranspileError } from "./transpile.ts";
-import { SCRIPT_END_LINE, SCRIPT_END_SETUP } from "./runtime/script-end.ts";
 
 export interface KernelDeps {
   ivm: IVM;
@@ -77,7 +76,18 @@ export class IsolateKernel implements Kernel {
     source = rewriteDynamicImport(source, `${WORK_DIR}/${filename}`);
     return this.finish(
       await drive(this.runContext(sandbox, context, io), async (timeout) => {
-        if (!/\bawait\b/.test(source)) return this.runScript(context, source, filename, timeout);
+        if (!/\bawait\b/.test(source)) {
+          // isolated-vm records its caller's stack (ten frames, with source positions) at every
+          // call into the isolate: a fresh one, after an await, keeps that cheap.
+          await undefined;
+          // Compile and run in one call into the isolate: the common case stays cheap.
+          try {
+            await context.context.eval(source, { filename, timeout: timeout() });
+          } catch (error) {
+            throw isCompileError(error, filename) ? compileError(filename, source, error) : error;
+          }
+          return context.state("tick", [Date.now()], timeout());
+        }
         let script;
         let wrapped = false;
         try {
@@ -94,26 +104,6 @@ export class IsolateKernel implements Kernel {
         return context.state("tick", [Date.now()], timeout());
       }),
     );
-  }
-
-  /**
-   * A query without await, the common case: one call into the isolate, whose answer is the
-   * run's state after the script and its promise jobs (see runtime/script-end.ts). A script the
-   * end line does not fit (it does not compile) runs alone, so its own error is reported.
-   */
-  private async runScript(context: ProgramContext, source: string, filename: string, timeout: () => number): Promise<RunState> {
-    await undefined; // a fresh stack (see ProgramContext.runScript)
-    try {
-      return await context.runScript(source + SCRIPT_END_LINE, filename, timeout());
-    } catch (error) {
-      if (!isCompileError(error, filename)) throw error;
-    }
-    try {
-      await context.context.eval(source, { filename, timeout: timeout() });
-    } catch (error) {
-      throw isCompileError(error, filename) ? compileError(filename, source, error) : error;
-    }
-    return context.state("tick", [Date.now()], timeout());
   }
 
   async step(step: BatchStep, command: string, io: StepIO): Promise<number> {
@@ -251,7 +241,6 @@ export class IsolateKernel implements Kernel {
     if (this.repl) return this.repl;
     const context = await sandbox.freshContext();
     await context.init(this.deps.ivm, this.bridge, this.processConfig([NODE_PATH], true));
-    await context.context.eval(SCRIPT_END_SETUP);
     this.repl = context;
     return context;
   }

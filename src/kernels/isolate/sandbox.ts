@@ -20,7 +20,7 @@ export interface RunState {
   done?: number;
 }
 
-const CONTROL = ["init", "runMain", "track", "tick", "afterScript", "stdin", "end", "fail", "status", "complete", "builtinExportNames", "importDone", "importFailed"] as const;
+const CONTROL = ["init", "runMain", "track", "tick", "stdin", "end", "fail", "status", "complete", "builtinExportNames", "importDone", "importFailed"] as const;
 type ControlName = (typeof CONTROL)[number];
 
 /** Only well-formed states pass; anything else reads as "the program has finished with 1". */
@@ -87,20 +87,6 @@ export class ProgramContext {
   /** A call whose result is a RunState, checked: the program can tamper with the runtime that made it. */
   async state(name: ControlName, args: unknown[], timeout?: number): Promise<RunState> {
     return checkState(await this.call(name, args, timeout));
-  }
-
-  /**
-   * A query script ending in SCRIPT_END_LINE, and afterScript queued behind it: the isolate's
-   * thread runs both in one wake-up, and the state comes back as the script's value (a promise
-   * afterScript settles; a script that throws rejects). isolated-vm records its caller's stack
-   * at every call, at a cost per frame: call this on a fresh stack (after an await).
-   */
-  async runScript(source: string, filename: string, timeout: number): Promise<RunState> {
-    const ms = Math.max(1, Math.ceil(timeout));
-    const ran = this.context.eval(source, { filename, timeout: ms, promise: true, copy: true });
-    // Ignored: no promise, and no second hand-back to this thread.
-    this.fns.afterScript.applyIgnored(undefined, [], { timeout: ms });
-    return checkState(await ran);
   }
 
   /** The same, passing an in-isolate value (a Reference) back into the isolate after primitive arguments. */

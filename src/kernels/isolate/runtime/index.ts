@@ -7,16 +7,14 @@
 import { flush, resetOutput, setBridge, type Bridge } from "./host.ts";
 import { atob, btoa, TextDecoder, TextEncoder } from "./encoding.ts";
 import { Buffer } from "./buffer.ts";
-import { clearAllTimers, clearTimer, ExitSignal, nextDue, runOne, setImmediate, setInterval, setTimeout, state } from "./loop.ts";
+import { clearAllTimers, clearTimer, ExitSignal, runOne, setImmediate, setInterval, setTimeout, state } from "./loop.ts";
 import { console, reportError, resetConsole } from "./util.ts";
 import { process, type ProcessConfig } from "./process.ts";
 import { readLine, stdin } from "./stdin.ts";
 import { builtin, builtinExportNames, dynamicImport, hasPendingImports, replModule, requireFrom, runMain, settleImport, takeImportRequests } from "./modules.ts";
-import { SCRIPT_END_SYMBOL } from "./script-end.ts";
 
 const g = globalThis as Record<string, unknown>;
 const globalEval = eval;
-const NativePromise = Promise;
 
 // Memory that isolated-vm's heap limit does not count: WebAssembly memories and
 // resizable/growable buffers grow outside the limited allocator. Programs lose
@@ -127,9 +125,6 @@ function guarded(fn: () => void): void {
   }
 }
 
-/** The state promise of the query script that reached its last line (see script-end.ts), for afterScript to settle. */
-let scriptEnd: { resolve(state: RunState): void; reject(error: unknown): void } | null = null;
-
 /** Ends a run: 'exit' listeners, no timers left behind; returns the exit code and readies the next run. */
 function finishRun(): number {
   if (state.exiting === null) {
@@ -170,13 +165,6 @@ const control = {
       define("require", mod.require);
       define("module", mod);
       define("exports", mod.exports);
-      Object.defineProperty(g, Symbol.for(SCRIPT_END_SYMBOL), {
-        configurable: true,
-        value: () =>
-          new NativePromise<RunState>((resolve, reject) => {
-            scriptEnd = { resolve, reject };
-          }),
-      });
     }
   },
   /** A CommonJS main file. */
@@ -201,24 +189,6 @@ const control = {
       return { ...runState(-1), done: finishRun() };
     }
     return runState(next);
-  },
-  /**
-   * Queued behind a query script, so after its promise jobs: settles the promise its last line
-   * returned with the run's state. Nothing of the program runs here, since the script's call may
-   * yet fail (a rejection nobody handled): the run ends here only when ending it runs nothing
-   * (no timers, input or imports pending, no 'exit' listeners); otherwise the host drives it on.
-   */
-  afterScript(): void {
-    const end = scriptEnd;
-    scriptEnd = null;
-    if (!end) return;
-    try {
-      const next = nextDue();
-      const idle = next < 0 && state.exiting === null && !stdin.wanted() && !hasPendingImports() && process.listenerCount("exit") === 0;
-      end.resolve(idle ? { ...runState(-1), done: finishRun() } : runState(next));
-    } catch (error) {
-      end.reject(error);
-    }
   },
   stdin(text: string | null): RunState {
     guarded(() => stdin.deliver(text));

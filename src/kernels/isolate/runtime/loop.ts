@@ -137,12 +137,7 @@ export function runOne(now: number, onError: (error: unknown) => void): { ran: b
       onError(error);
     }
   }
-  return { ran, next: nextDue() };
-}
-
-/** ms until the next timer is due, or -1 when no referenced timer keeps the loop alive. */
-export function nextDue(): number {
-  if (!hasRefed()) return -1;
+  if (!hasRefed()) return { ran, next: -1 };
   const next = earliest();
-  return next ? (next.immediate ? 0 : Math.max(0, next.due - Date.now())) : -1;
+  return { ran, next: next ? (next.immediate ? 0 : Math.max(0, next.due - Date.now())) : -1 };
 }
