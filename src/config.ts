@@ -63,6 +63,8 @@ export const ConfigSchema = v.object({
   runQueueSize: int(0, 256),
   /** The least severe log line written: requests are info (warn when refused), unexpected errors error. */
   logLevel: v.optional(v.picklist(LOG_LEVELS, `must be one of ${LOG_LEVELS.join(", ")}`), "info"),
+  /** Which kernel serves JavaScript and TypeScript: auto takes isolated-vm where it loads, else QuickJS. */
+  jsKernel: v.optional(v.picklist(["auto", "isolate", "quickjs"], "must be one of auto, isolate, quickjs"), "auto"),
 });
 
 export type KilnConfig = v.InferOutput<typeof ConfigSchema>;
@@ -106,6 +108,7 @@ export const OPTIONS: readonly OptionDoc[] = [
   { key: "maxRunsPerKey", flag: "--max-runs-per-key", env: "KILN_MAX_RUNS_PER_KEY", help: "runs executing at once per access key (per session without authentication); more wait in the run queue" },
   { key: "runQueueSize", flag: "--run-queue-size", env: "KILN_RUN_QUEUE_SIZE", help: "runs waiting for a slot at most; more → 503" },
   { key: "logLevel", flag: "--log-level", env: "KILN_LOG_LEVEL", help: "debug, info, warn, error or silent: the least severe JSON log line written to stdout (a request is info, warn when answered 4xx or 5xx; an unexpected error is error)" },
+  { key: "jsKernel", flag: "--js-kernel", env: "KILN_JS_KERNEL", help: "auto, isolate or quickjs: the JavaScript/TypeScript kernel; auto takes isolate (isolated-vm) where it loads, else quickjs (WebAssembly)" },
 ];
 
 export class ConfigError extends Error {

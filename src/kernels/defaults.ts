@@ -4,6 +4,7 @@
 import { isolateKernelFactory, isolateUnavailableReason } from "./isolate/index.ts";
 import type { KernelFactory } from "./kernel.ts";
 import { loadPodmanKernels } from "./podman/index.ts";
+import { quickjsKernelFactory } from "./quickjs/index.ts";
 
 export interface KernelSet {
   kernels: KernelFactory[];
@@ -11,12 +12,14 @@ export interface KernelSet {
   missing: Record<string, string>;
 }
 
-export async function defaultKernels(): Promise<KernelSet> {
+/** `jsKernel` picks the JavaScript kernel (--js-kernel): auto is isolate where isolated-vm loads, else quickjs. */
+export async function defaultKernels(jsKernel: "auto" | "isolate" | "quickjs" = "auto"): Promise<KernelSet> {
   const kernels: KernelFactory[] = [];
   const missing: Record<string, string> = {};
-  const isolate = isolateKernelFactory();
+  const isolate = jsKernel === "quickjs" ? null : isolateKernelFactory();
   if (isolate) kernels.push(isolate);
-  else missing.isolate = isolateUnavailableReason() ?? "isolated-vm did not load";
+  else if (jsKernel === "isolate") missing.isolate = isolateUnavailableReason() ?? "isolated-vm did not load";
+  else kernels.push(quickjsKernelFactory());
   const podman = await loadPodmanKernels();
   if (podman.factory) kernels.push(podman.factory);
   if (podman.reason) missing.podman = podman.reason;
