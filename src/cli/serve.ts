@@ -34,7 +34,7 @@ async function serve(args: Args): Promise<number> {
   }
   const config = parseConfig(raw);
   const keys = loadKeys(config, process.env);
-  const { kernels, missing } = await defaultKernels();
+  const { kernels, missing } = await defaultKernels(config.jsKernel);
   // JSON log lines on stdout, filtered by --log-level.
   const app = createApp({ config, kernels, keys, log: (line) => console.log(line) });
   const server = await startNodeServer(app, config);

@@ -26,6 +26,15 @@ function kiln(args: string[], env: Record<string, string> = {}) {
   return { child, exited, output, out: () => out, err: () => err };
 }
 
+/** Creates a JavaScript session on the server at `url` and runs a query that prints 42. */
+async function answers42(url: string, name: string): Promise<void> {
+  const post = (path: string, body: unknown) => fetch(url + path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  const created = await post("/session", { lang: "javascript", clientSessionToken: name });
+  assert.equal(created.status, 201, await created.clone().text());
+  const run = await post(`/session/${name}`, { mode: "query", code: "console.log(6 * 7)" });
+  assert.deepEqual((await run.json()).result.console, [["stdout", "42\n"]]);
+}
+
 describe("kiln serve", () => {
   it("serves on the port it prints and exits 0 on SIGTERM, destroying its sessions", async () => {
     const server = kiln(["serve", "--port", "0"], { KILN_MAX_SESSIONS: "3" });
@@ -33,21 +42,21 @@ describe("kiln serve", () => {
     assert.ok(match, `no URL printed: ${server.out()} ${server.err()}`);
     const res = await fetch(match[1] + "/");
     assert.deepEqual(await res.json(), { version: "v8.20240915", manager: VERSION });
-    const created = await fetch(match[1] + "/session", {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ lang: "javascript", clientSessionToken: "sigterm-test" }),
-    });
-    assert.equal(created.status, 201, await created.clone().text());
-    const run = await fetch(match[1] + "/session/sigterm-test", {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ mode: "query", code: "console.log(6 * 7)" }),
-    });
-    assert.deepEqual((await run.json()).result.console, [["stdout", "42\n"]]);
+    await answers42(match[1]!, "sigterm-test");
     server.child.kill("SIGTERM");
     assert.equal(await server.exited, 0);
     assert.match(server.out(), /SIGTERM: destroying 1 session\(s\)/);
+  });
+
+  it("--js-kernel quickjs serves JavaScript sessions on the WebAssembly kernel", async () => {
+    const server = kiln(["serve", "--port", "0", "--js-kernel", "quickjs"]);
+    const match = await server.output(/listening on (http:\/\/\S+)/);
+    assert.ok(match, `no URL printed: ${server.out()} ${server.err()}`);
+    const health = (await (await fetch(match[1] + "/healthz")).json()) as { kernels: Record<string, string> };
+    assert.equal(health.kernels.javascript, "quickjs");
+    await answers42(match[1]!, "quickjs-test");
+    server.child.kill("SIGTERM");
+    assert.equal(await server.exited, 0);
   });
 
   it("lists every option with its environment variable in --help", async () => {
