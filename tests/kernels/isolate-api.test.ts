@@ -54,6 +54,17 @@ describe("isolate kernel over HTTP", () => {
     await client.destroy(id);
   });
 
+  test("output keeps its order across streams, also when a rejection nobody handled fails the run", async () => {
+    const id = await session();
+    const run = await client.query(id, "console.log('out'); Promise.reject(new Error('late'))");
+    const items = run.results.flatMap((r) => r.console);
+    assert.deepEqual(items.map(([stream]) => stream), ["stdout", "stderr"]);
+    assert.equal(items[0]![1], "out\n");
+    assert.match(items[1]![1], /^Error: late\n/);
+    assert.equal(run.final.exitCode, 1);
+    await client.destroy(id);
+  });
+
   test("a multi-file ES module + CommonJS batch program runs from uploaded files", async () => {
     const id = await session();
     await client.put(id, {

@@ -115,11 +115,14 @@ describe("isolate kernel: query mode", () => {
   });
 
   test("a script's end: open statements, promise jobs before the first tick, nothing queued after a failure", async () => {
+    // The line the host appends (runtime/script-end.ts) must not complete a statement left open...
     for (const open of ["if (true)", "label:", "while (false)", "foo("]) {
       const r = await h.query(open);
       assert.equal(r.code, 1, open);
       assert.match(r.stderr, new RegExp(`^REPL\\d+:1\\n${open.replace(/[()]/g, "\\$&")}\\n *\\^\\n\\nSyntaxError: Unexpected (end of input|token)`), open);
     }
+    // ...nor a script it cannot follow, which then runs alone.
+    assert.deepEqual([(await h.query("var let = 1; let")).code, (await h.query("console.log(let)")).stdout], [0, "1\n"]);
     // Promise jobs run before the loop's first tick, and a script that throws runs nothing it queued.
     const jobs = await h.query("Promise.resolve().then(() => setTimeout(() => console.log('timer'), 1)); (async () => { await null; console.log('job') })()");
     assert.equal(jobs.stdout, "job\ntimer\n");
@@ -131,6 +134,15 @@ describe("isolate kernel: query mode", () => {
     assert.deepEqual([rejected.code, rejected.stdout], [1, ""]);
     assert.match(rejected.stderr, /^Error: late\n/);
     assert.equal((await h.query("process.removeAllListeners('exit'); console.log(process.exitCode ?? 0)")).stdout, "0\n");
+    assert.equal((await h.query("process.exitCode = -1")).code, 255);
+  });
+
+  test("a program that breaks the globals the runtime reads at a run's end only changes its own output", async () => {
+    const h = await harness();
+    assert.equal((await h.query("globalThis.Atomics = undefined; process.listenerCount = () => { throw new Error('no') }")).code, 0);
+    const r = await h.query("setTimeout(() => console.log('later'), 1); console.log('now')");
+    assert.deepEqual([r.code, r.stdout], [0, "now\nlater\n"]);
+    await h.close();
   });
 
   test("process.exit and process.exitCode set the exit code", async () => {

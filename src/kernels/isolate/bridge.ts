@@ -12,6 +12,12 @@ import { WORK_DIR } from "../../vfs/paths.ts";
 import { formatTrees, formatTable } from "./format.ts";
 import { ModuleError, sessionPath, type ModuleHost } from "./resolve.ts";
 import type { OutItem, Reply } from "./runtime/host.ts";
+import { OUTCOME_WORD, SCRIPT_END_WORDS, SEQ_WORD } from "./runtime/script-end.ts";
+
+/** Atomics.waitAsync (ES2024; Node ≥ 16), which the project's ES2023 lib does not type. */
+const waitAsync = (Atomics as unknown as { waitAsync(a: Int32Array, i: number, v: number, ms: number): { value: Promise<string> | string } }).waitAsync;
+/** How often a wait for afterScript looks whether the isolate went away meanwhile. */
+const SCRIPT_END_POLL_MS = 20;
 
 type Args = unknown[];
 
@@ -54,12 +60,26 @@ export class HostBridge {
     private readonly ivm: IVM,
     private readonly deps: BridgeDeps,
   ) {
-    this.sab = new SharedArrayBuffer(4);
+    this.sab = new SharedArrayBuffer(4 * SCRIPT_END_WORDS);
     this.flag = new Int32Array(this.sab);
   }
 
   setIO(io: StepIO | null): void {
     this.io = io;
+  }
+
+  /**
+   * afterScript's outcome for `seq` (see runtime/script-end.ts): at once when it is there, as it
+   * usually is, since it runs right behind the script; else once the runtime notifies. null when
+   * `gone` says the isolate went away (or the run was stopped) first.
+   */
+  async scriptEnd(seq: number, gone: () => boolean): Promise<number | null> {
+    for (;;) {
+      const current = Atomics.load(this.flag, SEQ_WORD);
+      if (current === seq) return Atomics.load(this.flag, OUTCOME_WORD);
+      if (gone()) return null;
+      await waitAsync(this.flag, SEQ_WORD, current, SCRIPT_END_POLL_MS).value;
+    }
   }
 
   /** The functions handed to the runtime's init(): plain functions inside the isolate. */

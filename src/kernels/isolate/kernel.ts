@@ -17,6 +17,7 @@ import { ModuleHost, sessionPath } from "./resolve.ts";
 import { drive, describeError, type RunContext, type RunResult } from "./run.ts";
 import type { ProgramContext, RunState, Sandbox } from "./sandbox.ts";
 import { isTypeScript, outputPath, stripTypes, TranspileError } from "./transpile.ts";
+import { FAILED, SCRIPT_END_LINE, SCRIPT_END_SETUP } from "./runtime/script-end.ts";
 
 export interface KernelDeps {
   ivm: IVM;
@@ -46,6 +47,8 @@ export class IsolateKernel implements Kernel {
   private runs = 0;
   private replacements = 0;
   private replInputs = 0;
+  /** Query scripts run, for afterScript's sequence numbers. */
+  private scripts = 0;
   private cpuNsBefore = 0;
 
   constructor(
@@ -76,18 +79,7 @@ export class IsolateKernel implements Kernel {
     source = rewriteDynamicImport(source, `${WORK_DIR}/${filename}`);
     return this.finish(
       await drive(this.runContext(sandbox, context, io), async (timeout) => {
-        if (!/\bawait\b/.test(source)) {
-          // isolated-vm records its caller's stack (ten frames, with source positions) at every
-          // call into the isolate: a fresh one, after an await, keeps that cheap.
-          await undefined;
-          // Compile and run in one call into the isolate: the common case stays cheap.
-          try {
-            await context.context.eval(source, { filename, timeout: timeout() });
-          } catch (error) {
-            throw isCompileError(error, filename) ? compileError(filename, source, error) : error;
-          }
-          return context.state("tick", [Date.now()], timeout());
-        }
+        if (!/\bawait\b/.test(source)) return this.runScript(sandbox, context, source, filename, io.signal, timeout);
         let script;
         let wrapped = false;
         try {
@@ -104,6 +96,41 @@ export class IsolateKernel implements Kernel {
         return context.state("tick", [Date.now()], timeout());
       }),
     );
+  }
+
+  /**
+   * A query without await, the common case. The script runs in one call into the isolate, and
+   * afterScript, queued behind it, says whether the run ended there (see runtime/script-end.ts):
+   * most queries need no second call. A script the end line does not fit (it does not
+   * compile) runs alone, so its own error is the one reported.
+   */
+  private async runScript(sandbox: Sandbox, context: ProgramContext, source: string, filename: string, signal: AbortSignal, timeout: () => number): Promise<RunState> {
+    // isolated-vm records its caller's stack (ten frames, with source positions) at every call
+    // into the isolate: a fresh one, after an await, keeps that cheap.
+    await undefined;
+    const seq = ++this.scripts;
+    const ran = context.context.eval(source + SCRIPT_END_LINE, { filename, timeout: timeout() });
+    context.afterScript(seq, timeout());
+    let marked = true;
+    try {
+      await ran;
+    } catch (error) {
+      if (!isCompileError(error, filename)) throw error;
+      marked = false;
+    }
+    if (marked) {
+      const outcome = await this.bridge.scriptEnd(seq, () => sandbox.disposed || signal.aborted);
+      if (outcome === null) throw new Error("the isolate went away during the run");
+      if (outcome >= 0) return { next: -1, exit: null, stdin: false, imports: [], done: outcome & 0xff };
+      if (outcome === FAILED) await context.call("rethrow", [], timeout());
+    } else {
+      try {
+        await context.context.eval(source, { filename, timeout: timeout() });
+      } catch (error) {
+        throw isCompileError(error, filename) ? compileError(filename, source, error) : error;
+      }
+    }
+    return context.state("tick", [Date.now()], timeout());
   }
 
   async step(step: BatchStep, command: string, io: StepIO): Promise<number> {
@@ -241,6 +268,7 @@ export class IsolateKernel implements Kernel {
     if (this.repl) return this.repl;
     const context = await sandbox.freshContext();
     await context.init(this.deps.ivm, this.bridge, this.processConfig([NODE_PATH], true));
+    await context.context.eval(SCRIPT_END_SETUP);
     this.repl = context;
     return context;
   }

@@ -20,7 +20,7 @@ export interface RunState {
   done?: number;
 }
 
-const CONTROL = ["init", "runMain", "track", "tick", "stdin", "end", "fail", "status", "complete", "builtinExportNames", "importDone", "importFailed"] as const;
+const CONTROL = ["init", "runMain", "track", "tick", "afterScript", "rethrow", "stdin", "end", "fail", "status", "complete", "builtinExportNames", "importDone", "importFailed"] as const;
 type ControlName = (typeof CONTROL)[number];
 
 /** Only well-formed states pass; anything else reads as "the program has finished with 1". */
@@ -82,6 +82,11 @@ export class ProgramContext {
       result: { copy: true },
       ...(timeout !== undefined ? { timeout: Math.max(1, Math.ceil(timeout)) } : {}),
     });
+  }
+
+  /** Queues afterScript behind a script, as a call nobody waits for (see runtime/script-end.ts). */
+  afterScript(seq: number, timeout: number): void {
+    this.fns.afterScript.applyIgnored(undefined, [seq], { timeout: Math.max(1, Math.ceil(timeout)) });
   }
 
   /** A call whose result is a RunState, checked: the program can tamper with the runtime that made it. */

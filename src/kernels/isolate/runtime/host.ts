@@ -7,6 +7,7 @@
 // isolate's thread with Atomics.wait until the host flips the flag, then takes
 // the reply. That lets readFileSync, require and prompt() run over the async VFS.
 
+import { OUTCOME_WORD, SEQ_WORD } from "./script-end.ts";
 import type { Tree } from "./serialize.ts";
 
 /** One piece of program output, formatted on the host (trees) or passed as is. */
@@ -39,8 +40,10 @@ export interface Bridge {
 }
 
 let bridge: Bridge | null = null;
+// Taken before any program runs: a program may replace Atomics.
 const wait = Atomics.wait;
 const store = Atomics.store;
+const notify = Atomics.notify;
 
 export function setBridge(next: Bridge): void {
   bridge = next;
@@ -49,6 +52,14 @@ export function setBridge(next: Bridge): void {
 function need(): Bridge {
   if (!bridge) throw new Error("kiln runtime: not initialised");
   return bridge;
+}
+
+/** afterScript's outcome for the host's sequence number, in the words of the shared buffer script-end.ts names. */
+export function publish(seq: number, outcome: number): void {
+  const b = need();
+  store(b.flag, OUTCOME_WORD, outcome);
+  store(b.flag, SEQ_WORD, seq);
+  notify(b.flag, SEQ_WORD);
 }
 
 /** Runs a host operation synchronously; a host error becomes a thrown Error with its code. */

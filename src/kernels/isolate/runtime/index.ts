@@ -4,14 +4,15 @@
 // (the host takes a Reference to it and deletes the global at once) and the
 // internals ES module wrappers need, under Symbol.for("kiln.internal").
 
-import { flush, resetOutput, setBridge, type Bridge } from "./host.ts";
+import { flush, publish, resetOutput, setBridge, type Bridge } from "./host.ts";
 import { atob, btoa, TextDecoder, TextEncoder } from "./encoding.ts";
 import { Buffer } from "./buffer.ts";
-import { clearAllTimers, clearTimer, ExitSignal, runOne, setImmediate, setInterval, setTimeout, state } from "./loop.ts";
+import { clearAllTimers, clearTimer, ExitSignal, nextDue, runOne, setImmediate, setInterval, setTimeout, state } from "./loop.ts";
 import { console, reportError, resetConsole } from "./util.ts";
 import { process, type ProcessConfig } from "./process.ts";
 import { readLine, stdin } from "./stdin.ts";
 import { builtin, builtinExportNames, dynamicImport, hasPendingImports, replModule, requireFrom, runMain, settleImport, takeImportRequests } from "./modules.ts";
+import { FAILED, GOES_ON, NOT_ENDED, SCRIPT_END_SYMBOL } from "./script-end.ts";
 
 const g = globalThis as Record<string, unknown>;
 const globalEval = eval;
@@ -125,6 +126,11 @@ function guarded(fn: () => void): void {
   }
 }
 
+/** A query script reached its last line (see script-end.ts). */
+let scriptEnded = false;
+/** What afterScript caught ending the run, for rethrow. */
+let afterScriptError: { error: unknown } | null = null;
+
 /** Ends a run: 'exit' listeners, no timers left behind; returns the exit code and readies the next run. */
 function finishRun(): number {
   if (state.exiting === null) {
@@ -139,6 +145,7 @@ function finishRun(): number {
 }
 
 function resetRun(): void {
+  scriptEnded = false;
   resetOutput();
   resetConsole();
   state.exiting = null;
@@ -165,6 +172,13 @@ const control = {
       define("require", mod.require);
       define("module", mod);
       define("exports", mod.exports);
+      Object.defineProperty(g, Symbol.for(SCRIPT_END_SYMBOL), {
+        configurable: true,
+        value: () => {
+          scriptEnded = true;
+          return true;
+        },
+      });
     }
   },
   /** A CommonJS main file. */
@@ -189,6 +203,42 @@ const control = {
       return { ...runState(-1), done: finishRun() };
     }
     return runState(next);
+  },
+  /**
+   * Queued behind a query script, so after its promise jobs, as a call nobody waits for: leaves
+   * the outcome in the shared buffer under the host's sequence number (see script-end.ts).
+   * Nothing of the program runs here, since the script's call may yet fail (a rejection nobody
+   * handled): the run ends here only when ending it runs nothing (no timers, input or imports
+   * pending, no 'exit' listeners); otherwise the host ticks as after any script.
+   */
+  afterScript(seq: number): void {
+    let outcome = scriptEnded ? GOES_ON : NOT_ENDED;
+    let idle = false;
+    try {
+      idle = scriptEnded && nextDue() < 0 && state.exiting === null && !stdin.wanted() && !hasPendingImports() && process.listenerCount("exit") === 0;
+    } catch {
+      // A program that broke what this reads: the host's tick decides, as it does after any script.
+    }
+    scriptEnded = false;
+    try {
+      if (idle) {
+        // What tick does at a run's end, in its order: a failing write (a host formatting error)
+        // fails the run as it does there, through rethrow.
+        flush();
+        outcome = finishRun() & 0xff;
+      }
+    } catch (error) {
+      afterScriptError = { error };
+      outcome = FAILED;
+    } finally {
+      publish(seq, outcome);
+    }
+  },
+  /** Throws what afterScript caught, so that the host's call fails with it. */
+  rethrow(): never {
+    const caught = afterScriptError;
+    afterScriptError = null;
+    throw caught ? caught.error : new Error("kiln runtime: nothing to rethrow");
   },
   stdin(text: string | null): RunState {
     guarded(() => stdin.deliver(text));

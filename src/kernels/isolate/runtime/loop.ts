@@ -137,7 +137,12 @@ export function runOne(now: number, onError: (error: unknown) => void): { ran: b
       onError(error);
     }
   }
-  if (!hasRefed()) return { ran, next: -1 };
+  return { ran, next: nextDue() };
+}
+
+/** ms until the next timer is due, or -1 when no referenced timer keeps the loop alive. */
+export function nextDue(): number {
+  if (!hasRefed()) return -1;
   const next = earliest();
-  return { ran, next: next ? (next.immediate ? 0 : Math.max(0, next.due - Date.now())) : -1 };
+  return next ? (next.immediate ? 0 : Math.max(0, next.due - Date.now())) : -1;
 }
