@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { createApp, type KilnApp } from "../../src/app.ts";
 import { isolateKernelFactory } from "../../src/kernels/isolate/index.ts";
-import { Client, parseMixed, textOf, uniqueName, untar } from "../helpers/client.ts";
+import { Client, parseMixed, stdoutOf, textOf, uniqueName, untar } from "../helpers/client.ts";
 
 let app: KilnApp;
 let client: Client;
@@ -121,6 +121,24 @@ describe("isolate kernel over HTTP", () => {
     assert.deepEqual(run.statuses.filter((s) => s === "waiting-input").length, 2);
     assert.equal(run.final.exitCode, 0);
     assert.match(run.stdout, /x-y\n$/);
+    await client.destroy(id);
+  });
+
+  test("each prompt's text arrives with its own waiting-input, not after it", async () => {
+    const id = await session();
+    const run = await client.query(id, "console.log('before'); const a = prompt('first?'); console.log('between'); const b = prompt('second?'); console.log(a + b)", { inputs: ["x", "y"] });
+    const waits = run.results.filter((r) => r.status === "waiting-input").map(stdoutOf);
+    assert.equal(waits.length, 2);
+    assert.match(waits[0]!, /first\?/);
+    assert.match(waits[1]!, /between\n[^]*second\?/);
+    await client.destroy(id);
+  });
+
+  test("what a program printed before spinning to its time limit reaches the client", async () => {
+    const id = await session("javascript", { config: { limits: { stepTimeoutMs: 500 } } });
+    const run = await client.query(id, "console.log('started'); while (true) {}");
+    assert.equal(run.final.status, "exec-timeout");
+    assert.equal(run.stdout, "started\n");
     await client.destroy(id);
   });
 

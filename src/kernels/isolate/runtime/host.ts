@@ -65,10 +65,11 @@ export function publish(seq: number, outcome: number): void {
 /** Runs a host operation synchronously; a host error becomes a thrown Error with its code. */
 export function op<T>(name: string, ...args: unknown[]): T {
   const b = need();
+  // The prompt a program printed must reach the client before its waiting-input.
+  if (name === "input") flush();
   store(b.flag, 0, 0);
   let reply = b.call(name, args);
   if ("pending" in reply) {
-    if (name === "input") flush();
     wait(b.flag, 0, 0);
     reply = b.take();
   }
@@ -91,7 +92,9 @@ export function format(trees: Tree[], fmt: boolean, options: Record<string, unkn
 
 // Output is queued and handed over in batches: at most every FLUSH_MS, when the
 // queue grows past FLUSH_CHARS, before blocking for input, and at the end of
-// every call from the host.
+// every call from the host. The first output after FLUSH_MS of quiet goes at
+// once: a program that prints and then spins until its time limit (when the
+// isolate is disposed with whatever is still queued) still shows what it printed.
 const FLUSH_MS = 20;
 const FLUSH_CHARS = 64 * 1024;
 let queue: OutItem[] = [];
@@ -113,8 +116,8 @@ export function emit(item: OutItem, size: number): void {
 }
 
 export function flush(): void {
-  lastFlush = Date.now();
   if (queue.length === 0 || !bridge) return;
+  lastFlush = Date.now();
   const items = queue;
   queue = [];
   queued = 0;
