@@ -5,6 +5,7 @@
 import type { MiddlewareHandler } from "hono";
 import type { RateLimiter } from "../auth/rate-limiter.ts";
 import { Problem } from "./problem.ts";
+import { setAnswerHeaders } from "./response-headers.ts";
 
 export function rateLimitMiddleware(limiter: RateLimiter): MiddlewareHandler {
   // Backend.AI states the window in seconds.
@@ -25,6 +26,6 @@ export function rateLimitMiddleware(limiter: RateLimiter): MiddlewareHandler {
     }
     await next();
     // Error responses too: onError has set c.res by the time next() returns.
-    for (const [name, value] of Object.entries(headers)) c.header(name, value);
+    setAnswerHeaders(c, headers);
   };
 }
